@@ -1,0 +1,921 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+//go:build ignore
+
+/*
+ * iotrace: exact per-thread accounting of select, pselect6, poll, ppoll,
+ * epoll_wait, epoll_pwait, epoll_pwait2 and epoll_ctl for a set of target
+ * processes, plus the scheduler events that happen inside those calls and,
+ * where the kernel allows it, ep_poll_callback.
+ *
+ * One object carries three families of entry points for the syscalls
+ * (syscall tracepoints, fentry/fexit, kprobe/kretprobe). They all funnel into
+ * the same on_enter/on_exit logic; the loader deletes the families it does
+ * not use from the CollectionSpec before loading.
+ *
+ * Flow of one call: on_enter() stashes the arguments and what can only be
+ * read before the kernel overwrites it (select's fd sets, the epoll ready
+ * list) in `inflight_calls`, keyed by thread id. The sched_switch/sched_wakeup
+ * programs add sleeps, wakeups and off-CPU time to that entry while the call
+ * runs. on_exit() folds the entry into `call_stats` (per thread and syscall).
+ */
+
+#include "iotrace.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Syscall indexes; must match internal/model.Syscall. */
+enum sc {
+	SC_SELECT = 0,
+	SC_PSELECT6 = 1,
+	SC_POLL = 2,
+	SC_PPOLL = 3,
+	SC_EPOLL_WAIT = 4,
+	SC_EPOLL_PWAIT = 5,
+	SC_EPOLL_PWAIT2 = 6,
+	SC_EPOLL_CTL = 7,
+	SC_EPOLL_CREATE = 8, /* epoll_create and epoll_create1: only resets per-epfd state */
+};
+
+#define LAT_BUCKETS 40
+#define MAX_SELECT_WORDS 1024  /* 65536 fds per set */
+#define MAX_READY_WALK 4096    /* ready-list entries walked per call */
+
+#define EPOLL_CTL_ADD 1
+#define EPOLL_CTL_DEL 2
+#define EPOLL_CTL_MOD 3
+
+#define EINTR 4
+#define EBADF 9
+#define ERESTARTNOHAND 514
+
+#define EPOLLEXCLUSIVE (1U << 28)
+#define EPOLLWAKEUP (1U << 29)
+#define EPOLLONESHOT (1U << 30)
+#define EPOLLET (1U << 31)
+#define EP_PRIVATE_BITS (EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE)
+#define EP_UNACTIVE_PTR ((void *)-1L)
+
+/* Set by the loader before the object is loaded. */
+volatile const bool cfg_all = false;       /* trace every process */
+volatile const bool cfg_follow = true;     /* children of targets become targets */
+volatile const char cfg_comm[16] = {};     /* trace processes with this comm */
+volatile const u32 cfg_comm_len = 0;
+volatile const u64 cfg_eventpoll_fops = 0; /* &eventpoll_fops from kallsyms, 0 if hidden */
+
+struct inflight {
+	u64 start_ns;
+	u64 off_cpu_since; /* 0 while on CPU */
+	u64 blocked_ns;
+	u64 ep;            /* struct eventpoll * for the epoll calls */
+	u64 fds_watched;
+	u64 fds_scanned;   /* fds one select/poll pass checks */
+	u64 bytes_in;      /* copy-in size if the kernel gets that far */
+	u64 bytes_out;     /* copy-out size if the call succeeds */
+	u32 sleeps;
+	u32 wakeups;
+	u32 sc;
+	s32 epfd;
+	s32 arg;           /* maxevents, or the epoll_ctl op */
+	u32 rl_entry;
+	u8 rl_entry_truncated;
+	u8 fds_unknown;    /* epoll interest list size not known */
+	u8 pad[2];
+};
+
+struct stats_key {
+	u32 tid;
+	u32 sc;
+};
+
+struct stats {
+	u32 tgid;
+	u32 pad;
+	u64 calls;
+	u64 errors;
+	u64 timeouts;
+	u64 ready;
+	u64 fds_watched;
+	u64 fds_unknown_calls;
+	u64 fd_polls;
+	u64 bytes_in;
+	u64 bytes_out;
+	u64 wakeups;
+	u64 sleeps;
+	u64 blocked_ns;
+	u64 maxevents_hits;
+	u64 lat_sum;
+	u64 lat_min;
+	u64 lat_max;
+	u64 rl_entry_sum;
+	u64 rl_entry_max;
+	u64 rl_exit_sum;
+	u64 rl_exit_max;
+	u64 rl_truncated;
+	u64 lat_buckets[LAT_BUCKETS];
+};
+
+struct err_key {
+	u32 tid;
+	u32 sc;
+	u32 err;
+};
+
+struct ep_key {
+	u32 tgid;
+	s32 epfd;
+};
+
+/* Interest-list size of one epoll instance, as far as iotrace knows it. */
+struct ep_reg {
+	s64 registered;
+	u64 known; /* 1 once created under trace or seeded from /proc fdinfo */
+};
+
+struct ep_counts {
+	u64 ctl_add;
+	u64 ctl_mod;
+	u64 ctl_del;
+	u64 callbacks;
+	u64 cb_already_queued;
+	u64 cb_ignored;
+};
+
+/* Counters of things iotrace could not record; indexes match collector. */
+enum {
+	LOST_STATS = 0,    /* stats map full */
+	LOST_INFLIGHT = 1, /* inflight map full: a call went unseen */
+	LOST_EVENTS = 2,   /* ring buffer full */
+	LOST_ERRS = 3,     /* errno map full */
+	SELECT_TRUNC = 4,  /* select sets larger than MAX_SELECT_WORDS */
+	LOST_EPOLL = 5,    /* epoll maps full */
+	NR_COUNTERS = 6,
+};
+
+enum { EV_EXIT = 1, EV_FORK = 2, EV_COMM_MATCH = 3 };
+
+struct proc_event {
+	u32 type;
+	u32 pid;
+	u32 ppid;
+	u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, u32);
+	__type(value, u8);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u32);
+	__type(value, struct inflight);
+} inflight_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct stats_key);
+	__type(value, struct stats);
+} call_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct err_key);
+	__type(value, u64);
+} errs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ep_key);
+	__type(value, struct ep_reg);
+} ep_regs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ep_key);
+	__type(value, struct ep_counts);
+} ep_counters SEC(".maps");
+
+/* struct eventpoll * -> owner (tgid, epfd), learnt from the owner's calls. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64);
+	__type(value, struct ep_key);
+} ep_owner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NR_COUNTERS);
+	__type(key, u32);
+	__type(value, u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} proc_events SEC(".maps");
+
+static const struct stats zero_stats;
+static const struct ep_counts zero_counts;
+
+static __always_inline void count(u32 idx)
+{
+	u64 *c = bpf_map_lookup_elem(&counters, &idx);
+	if (c)
+		(*c)++;
+}
+
+static __always_inline void emit(u32 type, u32 pid, u32 ppid)
+{
+	struct proc_event *e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
+	if (!e) {
+		count(LOST_EVENTS);
+		return;
+	}
+	e->type = type;
+	e->pid = pid;
+	e->ppid = ppid;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline bool comm_matches(void)
+{
+	char comm[16];
+	if (bpf_get_current_comm(comm, sizeof(comm)))
+		return false;
+	for (int i = 0; i < 16; i++) {
+		if (comm[i] != cfg_comm[i])
+			return false;
+		if (comm[i] == 0)
+			return true;
+	}
+	return true;
+}
+
+static __always_inline bool is_target(u32 tgid)
+{
+	if (cfg_all)
+		return true;
+	if (bpf_map_lookup_elem(&targets, &tgid))
+		return true;
+	if (cfg_comm_len && comm_matches()) {
+		u8 one = 1;
+		bpf_map_update_elem(&targets, &tgid, &one, BPF_NOEXIST);
+		emit(EV_COMM_MATCH, tgid, 0);
+		return true;
+	}
+	return false;
+}
+
+static __always_inline u32 log2_bucket(u64 v)
+{
+	u32 r = 0;
+	if (v >> 32) { v >>= 32; r += 32; }
+	if (v >> 16) { v >>= 16; r += 16; }
+	if (v >> 8) { v >>= 8; r += 8; }
+	if (v >> 4) { v >>= 4; r += 4; }
+	if (v >> 2) { v >>= 2; r += 2; }
+	if (v >> 1) { r += 1; }
+	return r < LAT_BUCKETS ? r : LAT_BUCKETS - 1;
+}
+
+static __always_inline u64 popcount(u64 x)
+{
+	return __builtin_popcountll(x);
+}
+
+static __always_inline struct fdtable *current_fdt(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(task, files, fdt);
+}
+
+/* The eventpoll behind epfd in the current task, or NULL. */
+static __always_inline struct eventpoll *current_ep(s32 epfd)
+{
+	struct fdtable *fdt = current_fdt();
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (epfd < 0 || (u32)epfd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[epfd]) || !f)
+		return NULL;
+	if (cfg_eventpoll_fops && (u64)BPF_CORE_READ(f, f_op) != cfg_eventpoll_fops)
+		return NULL;
+	return BPF_CORE_READ(f, private_data);
+}
+
+struct walk_ctx {
+	struct list_head *head;
+	struct list_head *pos;
+	u32 n;
+};
+
+static long walk_step(u32 i, void *data)
+{
+	struct walk_ctx *w = data;
+
+	if (!w->pos || w->pos == w->head)
+		return 1;
+	w->n++;
+	/*
+	 * list_head.next is at offset 0 on every kernel; read it without a
+	 * CO-RE relocation, which the loader poisons inside bpf_loop callbacks.
+	 */
+	if (bpf_probe_read_kernel(&w->pos, sizeof(w->pos), (void *)w->pos))
+		return 1;
+	return 0;
+}
+
+/*
+ * Length of ep->rdllist, walked up to MAX_READY_WALK entries without the
+ * lock (as the kernel's own lockless ep_events_available() peeks at it).
+ */
+static __always_inline u32 ready_list_len(struct eventpoll *ep, u8 *truncated)
+{
+	struct walk_ctx w = {
+		.head = __builtin_preserve_access_index(&ep->rdllist),
+		.pos = BPF_CORE_READ(ep, rdllist.next),
+	};
+
+	bpf_loop(MAX_READY_WALK, walk_step, &w, 0);
+	*truncated = w.pos && w.pos != w.head;
+	return w.n;
+}
+
+/* Bytes select copies per set: FDS_BYTES(n) in fs/select.c. */
+static __always_inline u64 fds_bytes(u64 n)
+{
+	return ((n + 63) / 64) * 8;
+}
+
+struct select_ctx {
+	unsigned long sets[3]; /* user pointers to in, out, ex; 0 if NULL */
+	u64 words;
+	u64 last_mask;
+	u64 watched;
+	u64 uni;
+};
+
+static long select_step(u32 i, void *data)
+{
+	struct select_ctx *c = data;
+	u64 w[3] = {};
+
+	if (i >= c->words)
+		return 1;
+	for (int s = 0; s < 3; s++) {
+		if (c->sets[s])
+			bpf_probe_read_user(&w[s], 8, (void *)(c->sets[s] + i * 8));
+		if (i == c->words - 1)
+			w[s] &= c->last_mask;
+		c->watched += popcount(w[s]);
+	}
+	c->uni += popcount(w[0] | w[1] | w[2]);
+	return 0;
+}
+
+/*
+ * select/pselect6 entry: read the fd sets before the kernel overwrites them
+ * with the results. fds_watched counts set bits across the sets; a pass of
+ * do_select() polls each fd set in any of them once (fds_scanned).
+ */
+static __always_inline void enter_select(struct inflight *in, long n, unsigned long inp,
+					 unsigned long outp, unsigned long exp)
+{
+	struct select_ctx c = { .sets = { inp, outp, exp }, .last_mask = ~0ULL };
+	u32 max_fds;
+	u64 sets;
+
+	if (n < 0)
+		return; /* -EINVAL before anything is copied */
+	/* core_sys_select() caps n at the fd table size. */
+	max_fds = BPF_CORE_READ(current_fdt(), max_fds);
+	if (n > max_fds)
+		n = max_fds;
+	sets = (inp != 0) + (outp != 0) + (exp != 0);
+	in->bytes_in = sets * fds_bytes(n);
+	in->bytes_out = in->bytes_in;
+
+	c.words = (n + 63) / 64;
+	if (n & 63)
+		c.last_mask = (1ULL << (n & 63)) - 1;
+	if (c.words > MAX_SELECT_WORDS) {
+		c.words = MAX_SELECT_WORDS;
+		count(SELECT_TRUNC);
+	}
+	bpf_loop(MAX_SELECT_WORDS, select_step, &c, 0);
+	in->fds_watched = c.watched;
+	in->fds_scanned = c.uni;
+}
+
+static __always_inline void enter_epoll_wait(struct inflight *in, u32 tgid, s32 epfd, s32 maxevents)
+{
+	struct ep_key k = { .tgid = tgid, .epfd = epfd };
+	struct ep_reg *reg;
+	struct eventpoll *ep;
+
+	in->epfd = epfd;
+	in->arg = maxevents;
+	reg = bpf_map_lookup_elem(&ep_regs, &k);
+	if (reg && reg->known)
+		in->fds_watched = reg->registered > 0 ? reg->registered : 0;
+	else
+		in->fds_unknown = 1;
+
+	ep = current_ep(epfd);
+	if (!ep)
+		return;
+	in->ep = (u64)ep;
+	in->rl_entry = ready_list_len(ep, &in->rl_entry_truncated);
+	bpf_map_update_elem(&ep_owner, &in->ep, &k, BPF_ANY);
+}
+
+static __always_inline void enter_epoll_ctl(struct inflight *in, u32 tgid, s32 epfd, s32 op)
+{
+	struct ep_key k = { .tgid = tgid, .epfd = epfd };
+	struct eventpoll *ep;
+
+	in->epfd = epfd;
+	in->arg = op;
+	if (op != EPOLL_CTL_DEL)
+		in->bytes_in = sizeof(struct epoll_event);
+	ep = current_ep(epfd);
+	if (ep) {
+		u64 p = (u64)ep;
+		bpf_map_update_elem(&ep_owner, &p, &k, BPF_ANY);
+	}
+}
+
+static __always_inline int on_enter(u32 sc, unsigned long a0, unsigned long a1,
+				    unsigned long a2, unsigned long a3)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	u32 tgid = id >> 32, tid = (u32)id;
+	struct inflight in = {};
+
+	if (!is_target(tgid))
+		return 0;
+	in.start_ns = bpf_ktime_get_ns();
+	in.sc = sc;
+	in.epfd = -1;
+
+	switch (sc) {
+	case SC_SELECT:
+	case SC_PSELECT6:
+		enter_select(&in, (int)a0, a1, a2, a3);
+		break;
+	case SC_POLL:
+	case SC_PPOLL:
+		/* a1 is nfds: copy_from_user of nfds pollfds, revents written back. */
+		in.fds_watched = (u32)a1;
+		in.fds_scanned = (u32)a1;
+		in.bytes_in = (u64)(u32)a1 * 8;
+		in.bytes_out = (u64)(u32)a1 * 2;
+		break;
+	case SC_EPOLL_WAIT:
+	case SC_EPOLL_PWAIT:
+	case SC_EPOLL_PWAIT2:
+		enter_epoll_wait(&in, tgid, (s32)a0, (s32)a2);
+		break;
+	case SC_EPOLL_CTL:
+		enter_epoll_ctl(&in, tgid, (s32)a0, (s32)a1);
+		break;
+	case SC_EPOLL_CREATE:
+		break;
+	}
+
+	if (bpf_map_update_elem(&inflight_calls, &tid, &in, BPF_ANY))
+		count(LOST_INFLIGHT);
+	return 0;
+}
+
+static __always_inline void exit_epoll_ctl(struct inflight *in, u32 tgid, long ret)
+{
+	struct ep_key k = { .tgid = tgid, .epfd = in->epfd };
+	struct ep_counts *c = bpf_map_lookup_elem(&ep_counters, &k);
+	struct ep_reg *reg;
+
+	if (!c) {
+		bpf_map_update_elem(&ep_counters, &k, &zero_counts, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&ep_counters, &k);
+		if (!c) {
+			count(LOST_EPOLL);
+			return;
+		}
+	}
+	if (in->arg == EPOLL_CTL_ADD)
+		__sync_fetch_and_add(&c->ctl_add, 1);
+	else if (in->arg == EPOLL_CTL_MOD)
+		__sync_fetch_and_add(&c->ctl_mod, 1);
+	else if (in->arg == EPOLL_CTL_DEL)
+		__sync_fetch_and_add(&c->ctl_del, 1);
+
+	if (ret != 0 || in->arg == EPOLL_CTL_MOD)
+		return;
+	reg = bpf_map_lookup_elem(&ep_regs, &k);
+	if (!reg) {
+		struct ep_reg z = {};
+		bpf_map_update_elem(&ep_regs, &k, &z, BPF_NOEXIST);
+		reg = bpf_map_lookup_elem(&ep_regs, &k);
+		if (!reg) {
+			count(LOST_EPOLL);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&reg->registered, in->arg == EPOLL_CTL_ADD ? 1 : -1);
+}
+
+static __always_inline void exit_epoll_create(u32 tgid, long ret)
+{
+	struct ep_key k = { .tgid = tgid, .epfd = ret };
+	struct ep_reg reg = { .registered = 0, .known = 1 };
+
+	if (ret < 0)
+		return;
+	if (bpf_map_update_elem(&ep_regs, &k, &reg, BPF_ANY))
+		count(LOST_EPOLL);
+	if (bpf_map_update_elem(&ep_counters, &k, &zero_counts, BPF_ANY))
+		count(LOST_EPOLL);
+}
+
+static __always_inline int on_exit(u32 sc, long ret)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	u32 tgid = id >> 32, tid = (u32)id;
+	struct stats_key key = { .tid = tid, .sc = sc };
+	struct inflight *in;
+	struct stats *s;
+	u64 now, lat, polls = 0, passes;
+	u32 bucket;
+	bool waits = sc != SC_EPOLL_CTL;
+
+	in = bpf_map_lookup_elem(&inflight_calls, &tid);
+	if (!in)
+		return 0;
+	if (in->sc != sc)
+		goto out; /* entry belongs to a call whose exit we missed */
+
+	if (sc == SC_EPOLL_CREATE) {
+		exit_epoll_create(tgid, ret);
+		goto out;
+	}
+
+	s = bpf_map_lookup_elem(&call_stats, &key);
+	if (!s) {
+		bpf_map_update_elem(&call_stats, &key, &zero_stats, BPF_NOEXIST);
+		s = bpf_map_lookup_elem(&call_stats, &key);
+		if (!s) {
+			count(LOST_STATS);
+			goto out;
+		}
+		s->tgid = tgid;
+		s->lat_min = ~0ULL;
+	}
+
+	now = bpf_ktime_get_ns();
+	lat = now - in->start_ns;
+	s->calls++;
+	s->lat_sum += lat;
+	if (lat < s->lat_min)
+		s->lat_min = lat;
+	if (lat > s->lat_max)
+		s->lat_max = lat;
+	bucket = log2_bucket(lat);
+	if (bucket < LAT_BUCKETS)
+		s->lat_buckets[bucket]++;
+	s->sleeps += in->sleeps;
+	s->wakeups += in->wakeups;
+	s->blocked_ns += in->blocked_ns;
+
+	if (ret < 0) {
+		struct err_key ek = { .tid = tid, .sc = sc, .err = -ret };
+		u64 one = 1, *e;
+
+		s->errors++;
+		e = bpf_map_lookup_elem(&errs, &ek);
+		if (e)
+			__sync_fetch_and_add(e, 1);
+		else if (bpf_map_update_elem(&errs, &ek, &one, BPF_NOEXIST))
+			count(LOST_ERRS);
+	} else if (waits) {
+		if (ret == 0)
+			s->timeouts++;
+		else
+			s->ready += ret;
+	}
+
+	/* One pass over the fds per wait, plus the first. */
+	passes = 1 + in->sleeps;
+
+	switch (sc) {
+	case SC_SELECT:
+	case SC_PSELECT6:
+		s->fds_watched += in->fds_watched;
+		/* The sets were copied in unless the call failed before do_select. */
+		if (ret >= 0 || ret == -EBADF || ret == -EINTR || ret == -ERESTARTNOHAND) {
+			s->bytes_in += in->bytes_in;
+			if (ret != -EBADF)
+				polls = in->fds_scanned * passes;
+		}
+		if (ret >= 0)
+			s->bytes_out += in->bytes_out;
+		break;
+	case SC_POLL:
+	case SC_PPOLL:
+		s->fds_watched += in->fds_watched;
+		/* Copied in, scanned and written back unless the call failed early. */
+		if (ret >= 0 || ret == -EINTR || ret == -ERESTARTNOHAND) {
+			s->bytes_in += in->bytes_in;
+			s->bytes_out += in->bytes_out;
+			polls = in->fds_scanned * passes;
+		}
+		break;
+	case SC_EPOLL_WAIT:
+	case SC_EPOLL_PWAIT:
+	case SC_EPOLL_PWAIT2:
+		if (in->fds_unknown)
+			s->fds_unknown_calls++;
+		else
+			s->fds_watched += in->fds_watched;
+		if (ret > 0) {
+			/* epoll_put_uevent: one packed 12-byte epoll_event per event. */
+			s->bytes_out += ret * sizeof(struct epoll_event);
+			polls = ret;
+			if (ret == in->arg)
+				s->maxevents_hits++;
+		}
+		if (ret >= 0 && in->ep) {
+			u8 trunc = 0;
+			u32 rl_exit = ready_list_len((struct eventpoll *)in->ep, &trunc);
+
+			s->rl_entry_sum += in->rl_entry;
+			if (in->rl_entry > s->rl_entry_max)
+				s->rl_entry_max = in->rl_entry;
+			s->rl_exit_sum += rl_exit;
+			if (rl_exit > s->rl_exit_max)
+				s->rl_exit_max = rl_exit;
+			s->rl_truncated += in->rl_entry_truncated + trunc;
+		}
+		break;
+	case SC_EPOLL_CTL:
+		/* copy_from_user of the epoll_event comes first (not for DEL). */
+		if (ret != -14 /* EFAULT */)
+			s->bytes_in += in->bytes_in;
+		/* ep_insert and ep_modify poll the file once. */
+		if (ret == 0 && (in->arg == EPOLL_CTL_ADD || in->arg == EPOLL_CTL_MOD))
+			polls = 1;
+		exit_epoll_ctl(in, tgid, ret);
+		break;
+	}
+	s->fd_polls += polls;
+out:
+	bpf_map_delete_elem(&inflight_calls, &tid);
+	return 0;
+}
+
+/* ---- syscall tracepoints (tracefs: events/syscalls/sys_{enter,exit}_NAME) ---- */
+
+struct sys_enter_ctx {
+	u64 common;
+	s64 nr;
+	unsigned long args[6];
+};
+
+struct sys_exit_ctx {
+	u64 common;
+	s64 nr;
+	s64 ret;
+};
+
+#define TP_PAIR(name, SC)                                                          \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                \
+	int tp_enter_##name(struct sys_enter_ctx *ctx)                             \
+	{                                                                          \
+		return on_enter(SC, ctx->args[0], ctx->args[1], ctx->args[2],      \
+				ctx->args[3]);                                     \
+	}                                                                          \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                 \
+	int tp_exit_##name(struct sys_exit_ctx *ctx)                               \
+	{                                                                          \
+		return on_exit(SC, ctx->ret);                                      \
+	}
+
+TP_PAIR(select, SC_SELECT)
+TP_PAIR(pselect6, SC_PSELECT6)
+TP_PAIR(poll, SC_POLL)
+TP_PAIR(ppoll, SC_PPOLL)
+TP_PAIR(epoll_wait, SC_EPOLL_WAIT)
+TP_PAIR(epoll_pwait, SC_EPOLL_PWAIT)
+TP_PAIR(epoll_pwait2, SC_EPOLL_PWAIT2)
+TP_PAIR(epoll_ctl, SC_EPOLL_CTL)
+TP_PAIR(epoll_create, SC_EPOLL_CREATE)
+TP_PAIR(epoll_create1, SC_EPOLL_CREATE)
+
+/* ---- fentry/fexit on the x86_64 syscall wrappers ---- */
+
+#define REG_ARGS(regs)                                                             \
+	BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si), BPF_CORE_READ(regs, dx), \
+		BPF_CORE_READ(regs, r10)
+
+#define FENTRY_PAIR(name, SC)                                                      \
+	SEC("fentry/__x64_sys_" #name)                                             \
+	int BPF_PROG(fe_enter_##name, struct pt_regs *regs)                        \
+	{                                                                          \
+		return on_enter(SC, REG_ARGS(regs));                               \
+	}                                                                          \
+	SEC("fexit/__x64_sys_" #name)                                              \
+	int BPF_PROG(fe_exit_##name, struct pt_regs *regs, long ret)               \
+	{                                                                          \
+		return on_exit(SC, ret);                                           \
+	}
+
+FENTRY_PAIR(select, SC_SELECT)
+FENTRY_PAIR(pselect6, SC_PSELECT6)
+FENTRY_PAIR(poll, SC_POLL)
+FENTRY_PAIR(ppoll, SC_PPOLL)
+FENTRY_PAIR(epoll_wait, SC_EPOLL_WAIT)
+FENTRY_PAIR(epoll_pwait, SC_EPOLL_PWAIT)
+FENTRY_PAIR(epoll_pwait2, SC_EPOLL_PWAIT2)
+FENTRY_PAIR(epoll_ctl, SC_EPOLL_CTL)
+FENTRY_PAIR(epoll_create, SC_EPOLL_CREATE)
+FENTRY_PAIR(epoll_create1, SC_EPOLL_CREATE)
+
+/* ---- kprobe/kretprobe on the same wrappers ---- */
+
+#define KPROBE_PAIR(name, SC)                                                      \
+	SEC("kprobe/__x64_sys_" #name)                                             \
+	int kp_enter_##name(struct pt_regs *ctx)                                   \
+	{                                                                          \
+		struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);       \
+		return on_enter(SC, REG_ARGS(regs));                               \
+	}                                                                          \
+	SEC("kretprobe/__x64_sys_" #name)                                          \
+	int kp_exit_##name(struct pt_regs *ctx)                                    \
+	{                                                                          \
+		return on_exit(SC, PT_REGS_RC(ctx));                               \
+	}
+
+KPROBE_PAIR(select, SC_SELECT)
+KPROBE_PAIR(pselect6, SC_PSELECT6)
+KPROBE_PAIR(poll, SC_POLL)
+KPROBE_PAIR(ppoll, SC_PPOLL)
+KPROBE_PAIR(epoll_wait, SC_EPOLL_WAIT)
+KPROBE_PAIR(epoll_pwait, SC_EPOLL_PWAIT)
+KPROBE_PAIR(epoll_pwait2, SC_EPOLL_PWAIT2)
+KPROBE_PAIR(epoll_ctl, SC_EPOLL_CTL)
+KPROBE_PAIR(epoll_create, SC_EPOLL_CREATE)
+KPROBE_PAIR(epoll_create1, SC_EPOLL_CREATE)
+
+/* ---- ep_poll_callback: who woke an epoll instance, and did it queue? ---- */
+
+static __always_inline int on_ep_callback(wait_queue_entry_t *wait, void *key)
+{
+	struct eppoll_entry *pwq;
+	struct epitem *epi;
+	struct eventpoll *ep;
+	struct ep_key *owner;
+	struct ep_counts *c;
+	u32 events, pollflags = (u32)(unsigned long)key;
+	u64 p;
+
+	pwq = (void *)wait - bpf_core_field_offset(struct eppoll_entry, wait);
+	epi = BPF_CORE_READ(pwq, base);
+	ep = BPF_CORE_READ(epi, ep);
+	p = (u64)ep;
+	owner = bpf_map_lookup_elem(&ep_owner, &p);
+	if (!owner)
+		return 0;
+	c = bpf_map_lookup_elem(&ep_counters, owner);
+	if (!c) {
+		struct ep_key k = *owner;
+		bpf_map_update_elem(&ep_counters, &k, &zero_counts, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&ep_counters, &k);
+		if (!c) {
+			count(LOST_EPOLL);
+			return 0;
+		}
+	}
+	__sync_fetch_and_add(&c->callbacks, 1);
+
+	/* Same tests, in the same order, as ep_poll_callback in fs/eventpoll.c. */
+	events = BPF_CORE_READ(epi, event.events);
+	if (!(events & ~EP_PRIVATE_BITS) || (pollflags && !(pollflags & events))) {
+		__sync_fetch_and_add(&c->cb_ignored, 1);
+		return 0;
+	}
+	if (BPF_CORE_READ(ep, ovflist) != EP_UNACTIVE_PTR) {
+		/* Events are being transferred: the item goes on ovflist unless chained. */
+		void *next;
+		if (bpf_core_field_exists(epi->ovflist_next))
+			next = BPF_CORE_READ(epi, ovflist_next);
+		else
+			next = BPF_CORE_READ((struct epitem___old *)epi, next);
+		if (next != EP_UNACTIVE_PTR)
+			__sync_fetch_and_add(&c->cb_already_queued, 1);
+	} else {
+		struct list_head *link = __builtin_preserve_access_index(&epi->rdllink);
+		if (BPF_CORE_READ(epi, rdllink.next) != link)
+			__sync_fetch_and_add(&c->cb_already_queued, 1);
+	}
+	return 0;
+}
+
+SEC("fentry/ep_poll_callback")
+int BPF_PROG(fe_ep_poll_callback, wait_queue_entry_t *wait, unsigned mode, int sync, void *key)
+{
+	return on_ep_callback(wait, key);
+}
+
+SEC("kprobe/ep_poll_callback")
+int BPF_KPROBE(kp_ep_poll_callback, wait_queue_entry_t *wait, unsigned mode, int sync, void *key)
+{
+	return on_ep_callback(wait, key);
+}
+
+/* ---- scheduler: sleeps, wakeups and off-CPU time inside a traced call ---- */
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	u32 ptid = BPF_CORE_READ(prev, pid), ntid = BPF_CORE_READ(next, pid);
+	u64 now = 0;
+	struct inflight *in;
+
+	in = bpf_map_lookup_elem(&inflight_calls, &ptid);
+	if (in) {
+		now = bpf_ktime_get_ns();
+		in->off_cpu_since = now;
+		if (!preempt && prev_state != 0)
+			in->sleeps++;
+	}
+	in = bpf_map_lookup_elem(&inflight_calls, &ntid);
+	if (in && in->off_cpu_since) {
+		if (!now)
+			now = bpf_ktime_get_ns();
+		in->blocked_ns += now - in->off_cpu_since;
+		in->off_cpu_since = 0;
+	}
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(on_sched_wakeup, struct task_struct *p)
+{
+	u32 tid = BPF_CORE_READ(p, pid);
+	struct inflight *in = bpf_map_lookup_elem(&inflight_calls, &tid);
+
+	if (in)
+		__sync_fetch_and_add(&in->wakeups, 1);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_sched_fork, struct task_struct *parent, struct task_struct *child)
+{
+	u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
+	u8 one = 1;
+
+	if (!cfg_follow || cfg_all || ptgid == ctgid)
+		return 0;
+	if (!bpf_map_lookup_elem(&targets, &ptgid))
+		return 0;
+	bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
+	emit(EV_FORK, ctgid, ptgid);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_sched_exit, struct task_struct *p)
+{
+	u32 tid = BPF_CORE_READ(p, pid), tgid = BPF_CORE_READ(p, tgid);
+
+	bpf_map_delete_elem(&inflight_calls, &tid);
+	/* signal->live reaches 0 when the last thread of the process exits. */
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	if (!cfg_all && !bpf_map_lookup_elem(&targets, &tgid))
+		return 0;
+	if (!cfg_all)
+		bpf_map_delete_elem(&targets, &tgid);
+	emit(EV_EXIT, tgid, 0);
+	return 0;
+}

@@ -1,0 +1,109 @@
+// Command iotrace measures how Linux processes wait for I/O with select,
+// poll and epoll, exactly, using eBPF.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// exitError carries a specific exit status up to main.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func run(args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintf(os.Stderr, "iotrace: %v\n", err)
+	return 1
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func newRootCmd() *cobra.Command {
+	var o traceOptions
+	cmd := &cobra.Command{
+		Use:   "iotrace [flags] [-- COMMAND [ARGS...]]",
+		Short: "Measure how processes use select, poll and epoll, exactly, with eBPF",
+		Long: `iotrace traces select, pselect6, poll, ppoll, epoll_wait, epoll_pwait,
+epoll_pwait2 and epoll_ctl in the processes you name, and reports exact
+per-thread figures: calls, fds watched, per-fd readiness checks, bytes copied
+between user and kernel, wakeups, time blocked, latency, and epoll ready-list
+lengths. See docs/metrics.md for what each figure means.
+
+Targets: --pid, --comm, --all, or a command after "--" (its children are
+followed). Without a terminal, or with --no-tui, iotrace prints a table every
+interval and a summary at the end. -o writes a JSON trace (docs/trace-format.md).
+SIGINT or SIGTERM ends the run cleanly: probes are detached and the output is
+written in full.`,
+		Example: `  sudo iotrace --pid 1234 --no-tui -d 10s -o trace.json
+  sudo iotrace -- python3 -m http.server
+  sudo iotrace --comm nginx -i 5s
+  sudo iotrace probes`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if n := cmd.ArgsLenAtDash(); n > 0 || (n < 0 && len(args) > 0) {
+				return fmt.Errorf("unexpected argument %q (a command to trace goes after \"--\")", args[0])
+			}
+			o.command = args
+			return runTrace(cmd, &o)
+		},
+	}
+	f := cmd.Flags()
+	f.IntSliceVarP(&o.pids, "pid", "p", nil, "trace these processes, all threads (comma-separated PIDs)")
+	f.StringVar(&o.comm, "comm", "", "trace processes whose thread name is NAME")
+	f.BoolVarP(&o.all, "all", "a", false, "trace every process")
+	f.DurationVarP(&o.duration, "duration", "d", 0, "stop after this long (0: until interrupted or the targets exit)")
+	f.DurationVarP(&o.interval, "interval", "i", defaultInterval, "report interval")
+	f.BoolVar(&o.noTUI, "no-tui", false, "print text tables instead of the dashboard")
+	f.StringVarP(&o.output, "output", "o", "", "write the JSON trace to `FILE` at exit")
+	f.StringVar(&o.readyFile, "ready-file", "", "create `PATH` once every probe is attached")
+	f.StringVar(&o.probeMode, "probe-mode", "auto", "how to attach: auto, fentry, kprobe or tracepoint")
+	f.BoolVar(&o.noFollow, "no-follow", false, "do not trace children that targets fork")
+	cmd.Flags().SortFlags = false
+
+	cmd.AddCommand(newProbesCmd(), newVersionCmd(), newGateCmd())
+	return cmd
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print iotrace's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(cmd.OutOrStdout(), "iotrace %s\n", versionString())
+			return nil
+		},
+	}
+}

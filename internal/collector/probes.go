@@ -1,0 +1,231 @@
+package collector
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+// Mode is how iotrace attaches to the syscalls.
+type Mode string
+
+// The probe modes. ModeAuto picks the cheapest one the kernel allows.
+const (
+	ModeAuto       Mode = "auto"
+	ModeFentry     Mode = "fentry"
+	ModeKprobe     Mode = "kprobe"
+	ModeTracepoint Mode = "tracepoint"
+)
+
+// ParseMode validates a --probe-mode value.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeAuto, ModeFentry, ModeKprobe, ModeTracepoint:
+		return m, nil
+	}
+	return "", fmt.Errorf("invalid probe mode %q (want auto, fentry, kprobe or tracepoint)", s)
+}
+
+// Check is one capability of the running kernel, as iotrace found it.
+type Check struct {
+	Name   string
+	OK     bool
+	Detail string // the kernel's reason when !OK, or what was found
+}
+
+// probeSymbol is the function the fentry and kprobe checks attach to: the
+// x86_64 wrapper of poll(2), which iotrace itself uses in those modes.
+const probeSymbol = "__x64_sys_poll"
+
+// tracefsDirs are where the kernel's tracing file system may be mounted.
+var tracefsDirs = []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}
+
+func tracefsMounted() bool {
+	for _, d := range tracefsDirs {
+		if _, err := os.Stat(d + "/events"); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// ensureTracefs mounts tracefs at /sys/kernel/tracing when no tracefs is
+// mounted; syscall tracepoints are only reachable through it.
+func ensureTracefs() error {
+	if tracefsMounted() {
+		return nil
+	}
+	if err := unix.Mount("nodev", tracefsDirs[0], "tracefs", 0, ""); err != nil {
+		return fmt.Errorf("tracefs is not mounted and mounting it failed (%v); run: mount -t tracefs nodev /sys/kernel/tracing", err)
+	}
+	return nil
+}
+
+func retZero() asm.Instructions {
+	return asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}
+}
+
+func checkFentry() error {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type: ebpf.Tracing, AttachType: ebpf.AttachTraceFEntry, AttachTo: probeSymbol,
+		Instructions: retZero(), License: "GPL",
+	})
+	if err != nil {
+		return err
+	}
+	defer prog.Close()
+	l, err := link.AttachTracing(link.TracingOptions{Program: prog})
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+func checkKprobe() error {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.Kprobe, Instructions: retZero(), License: "GPL"})
+	if err != nil {
+		return err
+	}
+	defer prog.Close()
+	l, err := link.Kprobe(probeSymbol, prog, nil)
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+func checkTracepoint() error {
+	if err := ensureTracefs(); err != nil {
+		return err
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.TracePoint, Instructions: retZero(), License: "GPL"})
+	if err != nil {
+		return err
+	}
+	defer prog.Close()
+	l, err := link.Tracepoint("syscalls", "sys_enter_poll", prog, nil)
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+func checkBTFTracepoint() error {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp, AttachTo: "sched_wakeup",
+		Instructions: retZero(), License: "GPL",
+	})
+	if err != nil {
+		return err
+	}
+	defer prog.Close()
+	l, err := link.AttachTracing(link.TracingOptions{Program: prog})
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+// checkPrivileges fails unless the process may load tracing programs: root,
+// or CAP_BPF with CAP_PERFMON (or CAP_SYS_ADMIN).
+func checkPrivileges() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("reading capabilities: %w", err)
+	}
+	has := func(c int) bool { return data[c/32].Effective&(1<<(uint(c)%32)) != 0 }
+	if has(unix.CAP_SYS_ADMIN) || (has(unix.CAP_BPF) && has(unix.CAP_PERFMON)) {
+		return nil
+	}
+	return errors.New("iotrace needs root, or the CAP_BPF and CAP_PERFMON capabilities (try: sudo iotrace ...)")
+}
+
+func describe(err error) string {
+	if err == nil {
+		return "yes"
+	}
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	// cilium/ebpf suggests the memlock rlimit on EPERM; kernels since 5.11
+	// account BPF memory to cgroups, so on them that hint misleads.
+	s = strings.Replace(s, " (MEMLOCK may be too low, consider rlimit.RemoveMemlock)", "", 1)
+	if strings.Contains(s, "kprobe_events: no such file") {
+		s += " (kernel built without CONFIG_KPROBES?)"
+	}
+	return s
+}
+
+// Probe examines the running kernel and reports each capability iotrace
+// depends on, the mode ModeAuto would choose, and why.
+func Probe() []Check {
+	var checks []Check
+	add := func(name string, err error) {
+		checks = append(checks, Check{Name: name, OK: err == nil, Detail: describe(err)})
+	}
+	add("privileges", checkPrivileges())
+	_, err := btf.LoadKernelSpec()
+	add("btf", err)
+	add("ringbuf", features.HaveMapType(ebpf.RingBuf))
+	if err := ensureTracefs(); err != nil {
+		add("tracefs", err)
+	} else {
+		add("tracefs", nil)
+	}
+	add("tracepoint", checkTracepoint())
+	add("btf_tracepoint", checkBTFTracepoint())
+	add("fentry", checkFentry())
+	add("kprobe", checkKprobe())
+	mode, why, err := Choose(ModeAuto)
+	if err != nil {
+		checks = append(checks, Check{Name: "auto", OK: false, Detail: describe(err)})
+	} else {
+		checks = append(checks, Check{Name: "auto", OK: true, Detail: fmt.Sprintf("%s (%s)", mode, why)})
+	}
+	return checks
+}
+
+// Choose resolves the requested mode against the kernel. For ModeAuto it
+// returns the first of fentry, kprobe and tracepoint that works, with the
+// reasons the others were passed over; for a forced mode it returns an error
+// naming the mode and the kernel's refusal.
+func Choose(req Mode) (Mode, string, error) {
+	if err := checkPrivileges(); err != nil {
+		return "", "", err
+	}
+	if _, err := btf.LoadKernelSpec(); err != nil {
+		return "", "", fmt.Errorf("kernel BTF is not available (%v): iotrace needs a kernel built with CONFIG_DEBUG_INFO_BTF=y", describe(err))
+	}
+	if err := checkBTFTracepoint(); err != nil {
+		return "", "", fmt.Errorf("BTF tracepoints (tp_btf/sched_*) cannot be attached: %s", describe(err))
+	}
+	tries := map[Mode]func() error{ModeFentry: checkFentry, ModeKprobe: checkKprobe, ModeTracepoint: checkTracepoint}
+	if req != ModeAuto {
+		if err := tries[req](); err != nil {
+			return "", "", fmt.Errorf("probe mode %s refused by the kernel: %s", req, describe(err))
+		}
+		return req, "requested", nil
+	}
+	var why []string
+	for _, m := range []Mode{ModeFentry, ModeKprobe, ModeTracepoint} {
+		err := tries[m]()
+		if err == nil {
+			if len(why) == 0 {
+				return m, "cheapest mode available", nil
+			}
+			return m, strings.Join(why, "; "), nil
+		}
+		why = append(why, fmt.Sprintf("%s: %s", m, describe(err)))
+	}
+	return "", "", fmt.Errorf("no probe mode works on this kernel: %s", strings.Join(why, "; "))
+}

@@ -1,0 +1,159 @@
+// Package report renders snapshots as text tables, in the spirit of
+// `perf trace -s` and bcc's syscount: one row per process and syscall.
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/iotrace/iotrace/internal/model"
+)
+
+// Row is one line of a table: a process's figures for one syscall.
+type Row struct {
+	Pid     int
+	Comm    string
+	Syscall model.Syscall
+	Stats   *model.Stats
+}
+
+// Rows flattens a snapshot into rows, ordered by pid then syscall. When prev
+// is not nil the rows hold the change since prev, and rows with no calls in
+// between are left out.
+func Rows(cur, prev *model.Snapshot) []Row {
+	var rows []Row
+	for _, p := range cur.Processes {
+		var pp *model.Process
+		if prev != nil {
+			pp = prev.Process(p.Pid)
+		}
+		for _, sc := range p.Syscalls.Sorted() {
+			s := p.Syscalls[sc]
+			if pp != nil && pp.Syscalls[sc] != nil {
+				s = s.Sub(pp.Syscalls[sc])
+			}
+			if prev != nil && s.Calls == 0 {
+				continue
+			}
+			rows = append(rows, Row{Pid: p.Pid, Comm: p.Comm, Syscall: sc, Stats: s})
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].Pid != rows[j].Pid {
+			return rows[i].Pid < rows[j].Pid
+		}
+		return rows[i].Syscall < rows[j].Syscall
+	})
+	return rows
+}
+
+var header = []string{
+	"PID", "COMM", "SYSCALL", "CALLS", "ERRORS", "TIMEOUTS", "READY", "FDS/CALL", "FD_POLLS",
+	"BYTES_IN", "BYTES_OUT", "SLEEPS", "WAKEUPS", "BLOCKED", "AVG", "P50<=", "P99<=", "MAX",
+}
+
+// Table writes rows as an aligned table.
+func Table(w io.Writer, rows []Row) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, strings.Join(header, "\t")+"\t")
+	for _, r := range rows {
+		s := r.Stats
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n",
+			r.Pid, r.Comm, r.Syscall, s.Calls, s.Errors, s.Timeouts, s.Ready, FdsPerCall(s), s.FdPolls,
+			s.BytesIn, s.BytesOut, s.Sleeps, s.Wakeups, Duration(s.BlockedNs),
+			Duration(uint64(s.Latency.Mean())), Duration(s.Latency.Quantile(0.5)),
+			Duration(s.Latency.Quantile(0.99)), Duration(s.Latency.Max))
+	}
+	return tw.Flush()
+}
+
+// FdsPerCall is the mean number of watched fds per call, or "n/a" when the
+// interest list size of some epoll instance was unknown.
+func FdsPerCall(s *model.Stats) string {
+	if s.FdsWatchedUnknown > 0 {
+		return "n/a"
+	}
+	if s.Calls == 0 {
+		return "0"
+	}
+	v := float64(s.FdsWatched) / float64(s.Calls)
+	if v == float64(uint64(v)) {
+		return fmt.Sprintf("%d", uint64(v))
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+// Duration renders nanoseconds compactly: 850ns, 12.3us, 4.56ms, 1.20s.
+func Duration(ns uint64) string {
+	switch {
+	case ns < 1000:
+		return fmt.Sprintf("%dns", ns)
+	case ns < 1000_000:
+		return fmt.Sprintf("%.1fus", float64(ns)/1e3)
+	case ns < 1000_000_000:
+		return fmt.Sprintf("%.2fms", float64(ns)/1e6)
+	}
+	return fmt.Sprintf("%.2fs", float64(ns)/1e9)
+}
+
+// Interval writes the change between two snapshots taken dt apart.
+func Interval(w io.Writer, cur, prev *model.Snapshot, now time.Time, dt time.Duration) error {
+	rows := Rows(cur, prev)
+	fmt.Fprintf(w, "%s  interval %.2fs  processes %d  lost %d\n", now.Format("15:04:05"), dt.Seconds(), len(cur.Processes), cur.Meta.LostEvents)
+	if len(rows) == 0 {
+		_, err := fmt.Fprintln(w, "  (no select/poll/epoll calls)")
+		return err
+	}
+	return Table(w, rows)
+}
+
+// Summary writes the totals of a run, the epoll instances and what this
+// probe mode could not measure.
+func Summary(w io.Writer, s *model.Snapshot) error {
+	m := s.Meta
+	fmt.Fprintf(w, "iotrace summary: %s probes, kernel %s, %.2fs, %d process(es), lost %d\n",
+		m.ProbeMode, m.Kernel, m.Ended.Sub(m.Started).Seconds(), len(s.Processes), m.LostEvents)
+	if len(m.Command) > 0 && m.ExitStatus != nil {
+		fmt.Fprintf(w, "command %q exited with status %d\n", strings.Join(m.Command, " "), *m.ExitStatus)
+	}
+	if err := Table(w, Rows(s, nil)); err != nil {
+		return err
+	}
+	for _, p := range s.Processes {
+		for _, e := range p.EpollInstances {
+			fmt.Fprintf(w, "pid %d epfd %d: registered %s, ctl add %d mod %d del %d, ep_poll_callbacks %s (already queued %s)\n",
+				p.Pid, e.Epfd, optInt(e.Registered), e.Ctl.Add, e.Ctl.Mod, e.Ctl.Del,
+				optUint(e.EpPollCallbacks), optUint(e.CallbacksAlreadyQueued))
+		}
+		if p.Exited {
+			fmt.Fprintf(w, "pid %d (%s) exited during the trace\n", p.Pid, p.Comm)
+		}
+	}
+	keys := make([]string, 0, len(m.Unavailable))
+	for k := range m.Unavailable {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "unavailable: %s: %s\n", k, m.Unavailable[k])
+	}
+	return nil
+}
+
+func optInt(p *int64) string {
+	if p == nil {
+		return "unknown"
+	}
+	return fmt.Sprint(*p)
+}
+
+func optUint(p *uint64) string {
+	if p == nil {
+		return "n/a"
+	}
+	return fmt.Sprint(*p)
+}
