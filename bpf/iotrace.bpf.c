@@ -49,6 +49,8 @@ enum sc {
 
 #define EINTR 4
 #define EBADF 9
+#define EFAULT 14
+#define EINVAL 22
 #define ERESTARTNOHAND 514
 
 #define EPOLLEXCLUSIVE (1U << 28)
@@ -651,7 +653,10 @@ static __always_inline int on_exit(u32 sc, long ret)
 	case SC_EPOLL_WAIT:
 	case SC_EPOLL_PWAIT:
 	case SC_EPOLL_PWAIT2:
-		if (in->fds_unknown)
+		/* EBADF/EINVAL: epfd is not an epoll instance; nothing was watched. */
+		if (ret == -EBADF || ret == -EINVAL)
+			;
+		else if (in->fds_unknown)
 			s->fds_unknown_calls++;
 		else
 			s->fds_watched += in->fds_watched;
@@ -677,7 +682,7 @@ static __always_inline int on_exit(u32 sc, long ret)
 		break;
 	case SC_EPOLL_CTL:
 		/* copy_from_user of the epoll_event comes first (not for DEL). */
-		if (ret != -14 /* EFAULT */)
+		if (ret != -EFAULT)
 			s->bytes_in += in->bytes_in;
 		/* ep_insert and ep_modify poll the file once. */
 		if (ret == 0 && (in->arg == EPOLL_CTL_ADD || in->arg == EPOLL_CTL_MOD))
