@@ -1,0 +1,42 @@
+# iotrace build. The BPF object is generated and committed, so `make build`
+# needs only Go; `make generate` needs clang, llvm-strip and libbpf headers.
+
+GO      ?= go
+BIN     ?= bin/iotrace
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build generate check-generated test test-unit lint run clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/iotrace
+
+generate:
+	$(GO) generate ./internal/collector/
+
+# Fails when the committed BPF object or Go bindings differ from the sources.
+check-generated: generate
+	@git diff --exit-code -- internal/collector/ || \
+		{ echo "generated BPF files are out of date: run 'make generate' and commit"; exit 1; }
+
+# The full suite. The root integration tests need root; with IOTRACE_CI=1
+# they fail instead of skipping when they cannot run.
+test:
+	$(GO) test -count=1 ./...
+
+test-unit:
+	$(GO) test -count=1 -short ./internal/model/ ./internal/report/
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Trace a running process: sudo make run PID=1234
+run: build
+	@test -n "$(PID)" || { echo "usage: sudo make run PID=<pid>"; exit 2; }
+	./$(BIN) --pid $(PID) $(ARGS)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/iotrace/iotrace/internal/model"
+	"github.com/iotrace/iotrace/internal/scenario"
+)
+
+func TestMain(m *testing.M) {
+	scenario.MaybeHelper()
+	os.Exit(m.Run())
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildOut  []byte
+)
+
+// iotraceBin builds the command once per test run.
+func iotraceBin(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "iotrace-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		os.Chmod(dir, 0o755) // TestNotRoot runs it as nobody
+		binPath = filepath.Join(dir, "iotrace")
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		buildOut, buildErr = cmd.CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("building iotrace: %v\n%s", buildErr, buildOut)
+	}
+	return binPath
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("IOTRACE_CI") == "1" {
+		t.Fatal("root end-to-end test cannot run: not root (IOTRACE_CI=1 requires it)")
+	}
+	t.Skip("needs root")
+}
+
+func probeModeArg() string {
+	if m := os.Getenv("IOTRACE_PROBE_MODE"); m != "" {
+		return m
+	}
+	return "auto"
+}
+
+func waitForFile(t *testing.T, path string, timeout time.Duration, proc *exec.Cmd, stderr *bytes.Buffer) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if proc.ProcessState != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s not created within %s; stderr: %s", path, timeout, stderr.String())
+}
+
+func readTrace(t *testing.T, path string) *model.Snapshot {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := model.ReadDocument(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return doc.Snapshot()
+}
+
+// TestTracePidUntilSignal is the whole user path: iotrace --pid on a
+// running process, a ready file, then SIGINT or SIGTERM; the JSON trace must
+// be complete and every figure exact.
+func TestTracePidUntilSignal(t *testing.T) {
+	requireRoot(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			bin := iotraceBin(t)
+			dir := t.TempDir()
+			out, ready := filepath.Join(dir, "trace.json"), filepath.Join(dir, "ready")
+
+			h, err := scenario.StartHelper(os.Args[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close()
+
+			var stdout, stderr bytes.Buffer
+			cmd := exec.Command(bin, "--pid", strconv.Itoa(h.Pid()), "--no-tui", "-i", "1h",
+				"-o", out, "--ready-file", ready, "--probe-mode", probeModeArg())
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitForFile(t, ready, 30*time.Second, cmd, &stderr)
+			res, err := h.Run(30 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd.Process.Signal(sig)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("iotrace exited with %v; stderr: %s", err, stderr.String())
+			}
+			snap := readTrace(t, out)
+			if bad := scenario.CheckSnapshot(snap, h.Pid(), res); len(bad) > 0 {
+				t.Errorf("%d figure(s) wrong in %s:\n  %s", len(bad), out, strings.Join(bad, "\n  "))
+			}
+			if snap.Meta.Ended.Before(snap.Meta.Started) || snap.Meta.Ended.IsZero() {
+				t.Errorf("meta started/ended wrong: %v / %v", snap.Meta.Started, snap.Meta.Ended)
+			}
+			if !strings.Contains(stdout.String(), "iotrace summary:") {
+				t.Errorf("no summary on stdout:\n%s", stdout.String())
+			}
+			matches, _ := filepath.Glob(filepath.Join(dir, ".trace.json.tmp-*"))
+			if len(matches) > 0 {
+				t.Errorf("temporary files left behind: %v", matches)
+			}
+		})
+	}
+}
+
+// TestTraceCommand runs the scenario as `iotrace -- COMMAND`: iotrace must
+// attach before the command's first instruction, stop when it exits, and
+// record its exit status.
+func TestTraceCommand(t *testing.T) {
+	requireRoot(t)
+	bin := iotraceBin(t)
+	out := filepath.Join(t.TempDir(), "trace.json")
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "--no-tui", "-o", out, "--probe-mode", probeModeArg(), "--", os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), scenario.HelperEnv+"=now")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("iotrace: %v; stderr: %s", err, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("iotrace did not end after its command; stderr: %s", stderr.String())
+	}
+	var line string
+	for _, l := range strings.Split(stdout.String(), "\n") {
+		if strings.HasPrefix(l, `{"tid"`) {
+			line = l
+		}
+	}
+	res, err := scenario.ParseResult(line)
+	if err != nil {
+		t.Fatalf("%v; stdout: %s", err, stdout.String())
+	}
+	snap := readTrace(t, out)
+	if len(snap.Processes) != 1 {
+		t.Fatalf("want the command's one process, got %d", len(snap.Processes))
+	}
+	pid := snap.Processes[0].Pid
+	if bad := scenario.CheckSnapshot(snap, pid, res); len(bad) > 0 {
+		t.Errorf("%d figure(s) wrong:\n  %s", len(bad), strings.Join(bad, "\n  "))
+	}
+	if snap.Meta.ExitStatus == nil || *snap.Meta.ExitStatus != 0 {
+		t.Errorf("exit_status = %v, want 0", snap.Meta.ExitStatus)
+	}
+	if !snap.Processes[0].Exited {
+		t.Errorf("the command's process is not marked exited")
+	}
+}
+
+// TestBadInput: every mistake gives one line on stderr, a non-zero status
+// and no Go panic.
+func TestBadInput(t *testing.T) {
+	bin := iotraceBin(t)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no target", []string{"--no-tui"}, "nothing to trace"},
+		{"missing pid", []string{"--pid", "999999999", "--no-tui"}, "no such process: 999999999"},
+		{"pid not a number", []string{"--pid", "abc"}, `invalid argument "abc"`},
+		{"zero pid", []string{"--pid", "0"}, "invalid pid 0"},
+		{"bad mode", []string{"--pid", "1", "--probe-mode", "ebpf"}, `invalid probe mode "ebpf"`},
+		{"zero interval", []string{"--pid", "1", "-i", "0"}, "--interval must be positive"},
+		{"negative duration", []string{"--pid", "1", "-d", "-1s"}, "--duration must not be negative"},
+		{"bad duration", []string{"--pid", "1", "-d", "soon"}, `invalid argument "soon"`},
+		{"all and pid", []string{"--all", "--pid", "1"}, "cannot be combined"},
+		{"long comm", []string{"--comm", "a-name-longer-than-15", "--no-tui"}, "longer than the kernel's 15-byte"},
+		{"unwritable output", []string{"--pid", "1", "-o", "/nonexistent-dir/t.json"}, "cannot write output /nonexistent-dir/t.json"},
+		{"output is a dir", []string{"--pid", "1", "-o", os.TempDir()}, "is a directory"},
+		{"unknown flag", []string{"--bogus"}, "unknown flag: --bogus"},
+		{"stray argument", []string{"--pid", "1", "extra"}, `unexpected argument "extra"`},
+		{"missing command", []string{"--no-tui", "--", "/nonexistent/cmd"}, "/nonexistent/cmd: command not found"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			cmd := exec.Command(bin, c.args...)
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if err == nil {
+				t.Fatalf("exit status 0, want non-zero; stdout: %s", stdout.String())
+			}
+			msg := strings.TrimRight(stderr.String(), "\n")
+			if strings.Contains(msg, "\n") || strings.Contains(msg, "goroutine") || strings.Contains(msg, "panic") {
+				t.Errorf("stderr is not one clean line:\n%s", msg)
+			}
+			if !strings.HasPrefix(msg, "iotrace: ") || !strings.Contains(msg, c.want) {
+				t.Errorf("stderr = %q, want it to contain %q", msg, c.want)
+			}
+		})
+	}
+}
+
+// TestForcedModeRefused: a mode the kernel refuses is named with the
+// kernel's reason. It needs a kernel that refuses a mode (this CI host
+// refuses fentry and kprobe); where every mode works there is nothing to test.
+func TestForcedModeRefused(t *testing.T) {
+	requireRoot(t)
+	bin := iotraceBin(t)
+	probes, err := exec.Command(bin, "probes").Output()
+	if err != nil {
+		t.Fatalf("iotrace probes: %v", err)
+	}
+	refused := ""
+	for _, l := range strings.Split(string(probes), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && (f[0] == "fentry" || f[0] == "kprobe") && f[1] == "no" {
+			refused = f[0]
+			break
+		}
+	}
+	if refused == "" {
+		t.Skip("this kernel allows every probe mode")
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "--pid", strconv.Itoa(os.Getpid()), "--no-tui", "--probe-mode", refused)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil {
+		t.Fatalf("--probe-mode %s succeeded, yet probes says the kernel refuses it", refused)
+	}
+	msg := strings.TrimRight(stderr.String(), "\n")
+	if want := "probe mode " + refused + " refused by the kernel: "; !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
+		t.Errorf("stderr = %q, want one line containing %q", msg, want)
+	}
+}
+
+// TestNotRoot: without privileges iotrace says what it needs.
+func TestNotRoot(t *testing.T) {
+	requireRoot(t) // to become nobody
+	bin := iotraceBin(t)
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "--pid", strconv.Itoa(os.Getpid()), "--no-tui")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil {
+		t.Fatal("iotrace ran as nobody")
+	}
+	msg := strings.TrimRight(stderr.String(), "\n")
+	if !strings.Contains(msg, "iotrace needs root, or the CAP_BPF and CAP_PERFMON capabilities") || strings.Contains(msg, "\n") {
+		t.Errorf("stderr = %q", msg)
+	}
+}

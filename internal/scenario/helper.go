@@ -1,0 +1,191 @@
+package scenario
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/iotrace/iotrace/internal/model"
+)
+
+// HelperEnv makes a test binary act as the scenario helper (see MaybeHelper).
+const HelperEnv = "IOTRACE_SCENARIO_HELPER"
+
+// MaybeHelper is called first thing in a test binary's TestMain. When
+// HelperEnv is "gated" it waits for a byte on stdin, runs the scenario,
+// prints the Result as one JSON line and waits for stdin to close; when it
+// is "now" it runs at once and exits. Otherwise it returns. Only raw reads
+// and writes are used, so Go's netpoller stays out of the traced process.
+func MaybeHelper() {
+	mode := os.Getenv(HelperEnv)
+	if mode == "" {
+		return
+	}
+	var b [1]byte
+	if mode == "gated" {
+		if n, _ := unix.Read(0, b[:]); n != 1 {
+			os.Exit(3)
+		}
+	}
+	out, _ := json.Marshal(Run())
+	unix.Write(1, append(out, '\n'))
+	if mode == "gated" {
+		for {
+			if n, err := unix.Read(0, b[:]); n <= 0 && err != unix.EINTR {
+				break
+			}
+		}
+	}
+	os.Exit(0)
+}
+
+// Helper is a scenario helper process waiting for its go.
+type Helper struct {
+	Cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+}
+
+// StartHelper starts exe (a test binary whose TestMain calls MaybeHelper)
+// as a gated helper.
+func StartHelper(exe string) (*Helper, error) {
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), HelperEnv+"=gated")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &Helper{Cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}, nil
+}
+
+// Pid is the helper's process id.
+func (h *Helper) Pid() int { return h.Cmd.Process.Pid }
+
+// Run releases the helper and returns the scenario's result.
+func (h *Helper) Run(timeout time.Duration) (Result, error) {
+	if _, err := h.stdin.Write([]byte{'g'}); err != nil {
+		return Result{}, err
+	}
+	type line struct {
+		s   string
+		err error
+	}
+	ch := make(chan line, 1)
+	go func() {
+		s, err := h.out.ReadString('\n')
+		ch <- line{s, err}
+	}()
+	select {
+	case l := <-ch:
+		if l.err != nil {
+			return Result{}, fmt.Errorf("reading the scenario result: %w", l.err)
+		}
+		return ParseResult(l.s)
+	case <-time.After(timeout):
+		return Result{}, fmt.Errorf("scenario did not finish within %s", timeout)
+	}
+}
+
+// ParseResult decodes a helper's output line and fails if the scenario's
+// own calls went wrong (its figures would then mean nothing).
+func ParseResult(s string) (Result, error) {
+	var res Result
+	if err := json.Unmarshal([]byte(s), &res); err != nil {
+		return res, fmt.Errorf("scenario result %q: %w", s, err)
+	}
+	if res.Error != "" {
+		return res, errors.New("scenario went wrong: " + res.Error)
+	}
+	return res, nil
+}
+
+// Close lets the helper exit and waits for it.
+func (h *Helper) Close() {
+	h.stdin.Close()
+	h.Cmd.Wait()
+}
+
+// CheckSnapshot compares everything a snapshot says about the scenario's
+// process with the ground truth and returns every mismatch.
+func CheckSnapshot(snap *model.Snapshot, pid int, res Result) []string {
+	p := snap.Process(pid)
+	if p == nil {
+		return []string{fmt.Sprintf("process %d missing", pid)}
+	}
+	th := p.Thread(res.Tid)
+	if th == nil {
+		return []string{fmt.Sprintf("scenario thread %d missing from process %d", res.Tid, pid)}
+	}
+	var bad []string
+	for sc, want := range Expected() {
+		bad = append(bad, Check(sc, th.Syscalls[sc], want)...)
+		// Go's runtime makes no select or poll calls of its own, so the
+		// process totals of those equal the thread's.
+		if fam := sc.Family(); fam == model.FamilySelect || fam == model.FamilyPoll {
+			for _, b := range Check(sc, p.Syscalls[sc], want) {
+				bad = append(bad, "process "+b)
+			}
+		}
+	}
+
+	tracepoint := snap.Meta.ProbeMode == "tracepoint"
+	if tracepoint && snap.Meta.Unavailable["ep_poll_callbacks"] == "" {
+		bad = append(bad, "tracepoint mode: meta.unavailable lacks ep_poll_callbacks")
+	}
+	lt, et := ExpectedEpoll()
+	for _, c := range []struct {
+		name string
+		epfd int
+		want Epoll
+	}{{"LT", res.EpLT, lt}, {"ET", res.EpET, et}} {
+		e := p.Epoll(c.epfd)
+		if e == nil {
+			bad = append(bad, fmt.Sprintf("%s epoll instance (fd %d) missing", c.name, c.epfd))
+			continue
+		}
+		if e.Registered == nil || *e.Registered != c.want.Registered {
+			bad = append(bad, fmt.Sprintf("%s epoll: registered = %s, want %d", c.name, show(e.Registered), c.want.Registered))
+		}
+		if e.Ctl != c.want.Ctl {
+			bad = append(bad, fmt.Sprintf("%s epoll: ctl = %+v, want %+v", c.name, e.Ctl, c.want.Ctl))
+		}
+		if tracepoint {
+			if e.EpPollCallbacks != nil || e.CallbacksAlreadyQueued != nil {
+				bad = append(bad, c.name+" epoll: tracepoint mode cannot see ep_poll_callback, yet a figure is reported")
+			}
+			continue
+		}
+		if e.EpPollCallbacks == nil || *e.EpPollCallbacks != c.want.Callbacks {
+			bad = append(bad, fmt.Sprintf("%s epoll: ep_poll_callbacks = %s, want %d", c.name, show(e.EpPollCallbacks), c.want.Callbacks))
+		}
+		if e.CallbacksAlreadyQueued == nil || *e.CallbacksAlreadyQueued != c.want.AlreadyQueued {
+			bad = append(bad, fmt.Sprintf("%s epoll: callbacks_already_queued = %s, want %d", c.name, show(e.CallbacksAlreadyQueued), c.want.AlreadyQueued))
+		}
+	}
+	if snap.Meta.LostEvents != 0 {
+		bad = append(bad, fmt.Sprintf("lost_events = %d, want 0 (%v)", snap.Meta.LostEvents, snap.Meta.Lost))
+	}
+	return bad
+}
+
+func show[T int64 | uint64](p *T) string {
+	if p == nil {
+		return "null"
+	}
+	return fmt.Sprint(*p)
+}
