@@ -1,0 +1,92 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotrace/iotrace/internal/model"
+)
+
+func snap(pollCalls, epollCalls uint64) *model.Snapshot {
+	poll := &model.Stats{Calls: pollCalls, FdsWatched: 3 * pollCalls, FdPolls: 3 * pollCalls, BytesIn: 24 * pollCalls}
+	for i := uint64(0); i < pollCalls; i++ {
+		poll.Latency.Observe(1000)
+	}
+	ep := &model.Stats{Calls: epollCalls, FdsWatchedUnknown: 1}
+	return &model.Snapshot{
+		Meta: model.Meta{ProbeMode: "tracepoint", Kernel: "6.18",
+			Started: time.Unix(0, 0), Ended: time.Unix(2, 0), Unavailable: map[string]string{"ep_poll_callbacks": "needs fentry"}},
+		Processes: []*model.Process{{Pid: 7, Comm: "srv", Syscalls: model.SyscallStats{model.Poll: poll, model.EpollWait: ep}}},
+	}
+}
+
+func TestRowsDelta(t *testing.T) {
+	prev, cur := snap(10, 5), snap(25, 5)
+	rows := Rows(cur, prev)
+	if len(rows) != 1 {
+		t.Fatalf("want only poll (epoll made no calls in between), got %d rows", len(rows))
+	}
+	r := rows[0]
+	if r.Syscall != model.Poll || r.Stats.Calls != 15 || r.Stats.FdPolls != 45 || r.Stats.BytesIn != 360 || r.Stats.Latency.Count != 15 {
+		t.Fatalf("delta row = %+v", r.Stats)
+	}
+	if all := Rows(cur, nil); len(all) != 2 {
+		t.Fatalf("cumulative rows = %d, want 2", len(all))
+	}
+}
+
+func TestFdsPerCall(t *testing.T) {
+	for _, c := range []struct {
+		s    model.Stats
+		want string
+	}{
+		{model.Stats{Calls: 0}, "0"},
+		{model.Stats{Calls: 4, FdsWatched: 12}, "3"},
+		{model.Stats{Calls: 4, FdsWatched: 10}, "2.5"},
+		{model.Stats{Calls: 4, FdsWatched: 10, FdsWatchedUnknown: 1}, "n/a"},
+	} {
+		if got := FdsPerCall(&c.s); got != c.want {
+			t.Errorf("FdsPerCall(%+v) = %q, want %q", c.s, got, c.want)
+		}
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for ns, want := range map[uint64]string{0: "0ns", 999: "999ns", 1500: "1.5us", 2_500_000: "2.50ms", 3_000_000_000: "3.00s"} {
+		if got := Duration(ns); got != want {
+			t.Errorf("Duration(%d) = %q, want %q", ns, got, want)
+		}
+	}
+}
+
+func TestSummary(t *testing.T) {
+	var buf bytes.Buffer
+	s := snap(4, 2)
+	st := 3
+	s.Meta.Command, s.Meta.ExitStatus = []string{"srv", "-x"}, &st
+	if err := Summary(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"iotrace summary: tracepoint probes, kernel 6.18, 2.00s, 1 process(es), lost 0",
+		`command "srv -x" exited with status 3`,
+		"unavailable: ep_poll_callbacks: needs fentry",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	// The poll row: 4 calls, 3 fds per call, 12 fd_polls, 96 bytes in.
+	var pollRow []string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 3 && f[2] == "poll" {
+			pollRow = f
+		}
+	}
+	if want := []string{"7", "srv", "poll", "4", "0", "0", "0", "3", "12", "96", "0"}; len(pollRow) < len(want) || strings.Join(pollRow[:len(want)], " ") != strings.Join(want, " ") {
+		t.Errorf("poll row = %v, want prefix %v", pollRow, want)
+	}
+}
