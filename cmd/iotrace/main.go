@@ -80,8 +80,8 @@ written in full.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntSliceVarP(&o.pids, "pid", "p", nil, "trace these processes, all threads (comma-separated PIDs)")
-	f.StringVar(&o.comm, "comm", "", "trace processes whose thread name is NAME")
+	f.IntSliceVarP(&o.pids, "pid", "p", nil, "trace these processes, all threads (comma-separated `PID`s)")
+	f.StringVar(&o.comm, "comm", "", "trace processes whose thread name is `NAME`")
 	f.BoolVarP(&o.all, "all", "a", false, "trace every process")
 	f.DurationVarP(&o.duration, "duration", "d", 0, "stop after this long (0: until interrupted or the targets exit)")
 	f.DurationVarP(&o.interval, "interval", "i", defaultInterval, "report interval")

@@ -398,9 +398,17 @@ func (c *Collector) Close() error {
 	links := c.links
 	c.links = nil
 	c.mu.Unlock()
+	// Each detach waits for an RCU grace period; closing the links one by
+	// one took over a second here, concurrently it takes one grace period.
+	var wg sync.WaitGroup
 	for _, l := range links {
-		l.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.Close()
+		}()
 	}
+	wg.Wait()
 	select {
 	case <-c.done:
 	default:

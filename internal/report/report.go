@@ -133,13 +133,19 @@ func Summary(w io.Writer, s *model.Snapshot) error {
 			fmt.Fprintf(w, "pid %d (%s) exited during the trace\n", p.Pid, p.Comm)
 		}
 	}
-	keys := make([]string, 0, len(m.Unavailable))
-	for k := range m.Unavailable {
-		keys = append(keys, k)
+	// Metrics that share a reason are listed together.
+	byReason := map[string][]string{}
+	for k, why := range m.Unavailable {
+		byReason[why] = append(byReason[why], k)
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(w, "unavailable: %s: %s\n", k, m.Unavailable[k])
+	reasons := make([]string, 0, len(byReason))
+	for why, ks := range byReason {
+		sort.Strings(ks)
+		reasons = append(reasons, why)
+	}
+	sort.Slice(reasons, func(i, j int) bool { return byReason[reasons[i]][0] < byReason[reasons[j]][0] })
+	for _, why := range reasons {
+		fmt.Fprintf(w, "unavailable: %s: %s\n", strings.Join(byReason[why], ", "), why)
 	}
 	return nil
 }
