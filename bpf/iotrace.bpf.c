@@ -66,6 +66,7 @@ volatile const bool cfg_follow = true;     /* children of targets become targets
 volatile const char cfg_comm[16] = {};     /* trace processes with this comm */
 volatile const u32 cfg_comm_len = 0;
 volatile const u64 cfg_eventpoll_fops = 0; /* &eventpoll_fops from kallsyms, 0 if hidden */
+volatile const u32 cfg_self = 0;           /* iotrace's own tgid: never traced */
 
 struct inflight {
 	u64 start_ns;
@@ -271,6 +272,8 @@ static __always_inline bool comm_matches(void)
 
 static __always_inline bool is_target(u32 tgid)
 {
+	if (tgid == cfg_self)
+		return false;
 	if (cfg_all)
 		return true;
 	if (bpf_map_lookup_elem(&targets, &tgid))

@@ -96,13 +96,26 @@ func readTrace(t *testing.T, path string) *model.Snapshot {
 	return doc.Snapshot()
 }
 
-// TestTracePidUntilSignal is the whole user path: iotrace --pid on a
-// running process, a ready file, then SIGINT or SIGTERM; the JSON trace must
-// be complete and every figure exact.
-func TestTracePidUntilSignal(t *testing.T) {
+// TestTraceUntilSignal is the whole user path: iotrace on a running process
+// (named by --pid, --comm or --all), a ready file, then SIGINT or SIGTERM;
+// the JSON trace must be complete and every figure exact.
+func TestTraceUntilSignal(t *testing.T) {
 	requireRoot(t)
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
+	helperComm := filepath.Base(os.Args[0])
+	if len(helperComm) > 15 {
+		helperComm = helperComm[:15]
+	}
+	for _, c := range []struct {
+		name    string
+		targets func(pid int) []string
+		sig     syscall.Signal
+	}{
+		{"pid-SIGINT", func(pid int) []string { return []string{"--pid", strconv.Itoa(pid)} }, syscall.SIGINT},
+		{"pid-SIGTERM", func(pid int) []string { return []string{"--pid", strconv.Itoa(pid)} }, syscall.SIGTERM},
+		{"comm", func(int) []string { return []string{"--comm", helperComm} }, syscall.SIGINT},
+		{"all", func(int) []string { return []string{"--all"} }, syscall.SIGTERM},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			bin := iotraceBin(t)
 			dir := t.TempDir()
 			out, ready := filepath.Join(dir, "trace.json"), filepath.Join(dir, "ready")
@@ -114,8 +127,8 @@ func TestTracePidUntilSignal(t *testing.T) {
 			defer h.Close()
 
 			var stdout, stderr bytes.Buffer
-			cmd := exec.Command(bin, "--pid", strconv.Itoa(h.Pid()), "--no-tui", "-i", "1h",
-				"-o", out, "--ready-file", ready, "--probe-mode", probeModeArg())
+			args := append(c.targets(h.Pid()), "--no-tui", "-i", "1h", "-o", out, "--ready-file", ready, "--probe-mode", probeModeArg())
+			cmd := exec.Command(bin, args...)
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -125,7 +138,7 @@ func TestTracePidUntilSignal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmd.Process.Signal(sig)
+			cmd.Process.Signal(c.sig)
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("iotrace exited with %v; stderr: %s", err, stderr.String())
 			}
@@ -142,6 +155,11 @@ func TestTracePidUntilSignal(t *testing.T) {
 			matches, _ := filepath.Glob(filepath.Join(dir, ".trace.json.tmp-*"))
 			if len(matches) > 0 {
 				t.Errorf("temporary files left behind: %v", matches)
+			}
+			for _, p := range snap.Processes {
+				if p.Comm == "iotrace" {
+					t.Errorf("iotrace traced itself (pid %d)", p.Pid)
+				}
 			}
 		})
 	}

@@ -245,6 +245,7 @@ func configure(spec *ebpf.CollectionSpec, opts Options) error {
 		"cfg_comm":           comm,
 		"cfg_comm_len":       uint32(len(opts.Comm)),
 		"cfg_eventpoll_fops": kallsymsAddr("eventpoll_fops"),
+		"cfg_self":           uint32(os.Getpid()),
 	}
 	for name, v := range set {
 		vs, ok := spec.Variables[name]

@@ -182,6 +182,7 @@ const (
 	iotraceVarCfgCommLen           = "cfg_comm_len"
 	iotraceVarCfgEventpollFops     = "cfg_eventpoll_fops"
 	iotraceVarCfgFollow            = "cfg_follow"
+	iotraceVarCfgSelf              = "cfg_self"
 )
 
 // loadIotrace returns the embedded CollectionSpec for iotrace.
@@ -318,6 +319,7 @@ type iotraceVariableSpecs struct {
 	CfgCommLen       *ebpf.VariableSpec `ebpf:"cfg_comm_len"`
 	CfgEventpollFops *ebpf.VariableSpec `ebpf:"cfg_eventpoll_fops"`
 	CfgFollow        *ebpf.VariableSpec `ebpf:"cfg_follow"`
+	CfgSelf          *ebpf.VariableSpec `ebpf:"cfg_self"`
 }
 
 // iotraceObjects contains all objects after they have been loaded into the kernel.
@@ -374,6 +376,7 @@ type iotraceVariables struct {
 	CfgCommLen       *ebpf.Variable `ebpf:"cfg_comm_len"`
 	CfgEventpollFops *ebpf.Variable `ebpf:"cfg_eventpoll_fops"`
 	CfgFollow        *ebpf.Variable `ebpf:"cfg_follow"`
+	CfgSelf          *ebpf.Variable `ebpf:"cfg_self"`
 }
 
 // iotracePrograms contains all programs after they have been loaded into the kernel.
