@@ -18,7 +18,11 @@ import (
 
 func TestMain(m *testing.M) {
 	scenario.MaybeHelper()
-	os.Exit(m.Run())
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
 }
 
 var (
