@@ -67,6 +67,7 @@ volatile const char cfg_comm[16] = {};     /* trace processes with this comm */
 volatile const u32 cfg_comm_len = 0;
 volatile const u64 cfg_eventpoll_fops = 0; /* &eventpoll_fops from kallsyms, 0 if hidden */
 volatile const u32 cfg_self = 0;           /* iotrace's own tgid: never traced */
+volatile const bool cfg_events = false;    /* send one call_event per call */
 
 struct inflight {
 	u64 start_ns;
@@ -154,7 +155,8 @@ enum {
 	LOST_ERRS = 3,     /* errno map full */
 	SELECT_TRUNC = 4,  /* select sets larger than MAX_SELECT_WORDS */
 	LOST_EPOLL = 5,    /* epoll maps full */
-	NR_COUNTERS = 6,
+	LOST_CALL_EVENTS = 6, /* call_events ring buffer full */
+	NR_COUNTERS = 7,
 };
 
 enum { EV_EXIT = 1, EV_FORK = 2, EV_COMM_MATCH = 3 };
@@ -231,6 +233,37 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);
 } proc_events SEC(".maps");
+
+/* One record per call when cfg_events is set; sized by the loader. */
+struct call_event {
+	u64 start_ns;    /* CLOCK_MONOTONIC at entry */
+	u64 duration_ns;
+	u64 blocked_ns;
+	u64 fds_watched;
+	u64 fd_polls;
+	u64 bytes_in;
+	u64 bytes_out;
+	s64 ret;
+	u32 tgid;
+	u32 tid;
+	u32 sc;
+	s32 arg;         /* nfds, n, maxevents or epoll_ctl op */
+	s32 epfd;
+	u32 sleeps;
+	u32 wakeups;
+	s32 rl_entry;    /* -1 when not an epoll wait or not measured */
+	s32 rl_exit;
+	u8 fds_unknown;
+	u8 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} call_events SEC(".maps");
+
+/* Keeps struct call_event in the object's BTF for bpf2go. */
+const struct call_event *unused_call_event __attribute__((unused));
 
 static const struct stats zero_stats;
 static const struct ep_counts zero_counts;
@@ -485,11 +518,13 @@ static __always_inline int on_enter(u32 sc, unsigned long a0, unsigned long a1,
 	switch (sc) {
 	case SC_SELECT:
 	case SC_PSELECT6:
+		in.arg = (int)a0;
 		enter_select(&in, (int)a0, a1, a2, a3);
 		break;
 	case SC_POLL:
 	case SC_PPOLL:
 		/* a1 is nfds: copy_from_user of nfds pollfds, revents written back. */
+		in.arg = (u32)a1;
 		in.fds_watched = (u32)a1;
 		in.fds_scanned = (u32)a1;
 		in.bytes_in = (u64)(u32)a1 * 8;
@@ -561,49 +596,90 @@ static __always_inline void exit_epoll_create(u32 tgid, long ret)
 		count(LOST_EPOLL);
 }
 
-static __always_inline int on_exit(u32 sc, long ret)
+/* What one call cost, worked out at exit from its inflight entry. */
+struct call_cost {
+	u64 fds_watched;
+	u64 fd_polls;
+	u64 bytes_in;
+	u64 bytes_out;
+	u32 rl_exit;
+	u8 fds_unknown;
+	u8 rl_valid;
+	u8 rl_truncated;
+};
+
+static __always_inline void cost_of(u32 sc, long ret, struct inflight *in, struct call_cost *c)
 {
-	u64 id = bpf_get_current_pid_tgid();
-	u32 tgid = id >> 32, tid = (u32)id;
-	struct stats_key key = { .tid = tid, .sc = sc };
-	struct inflight *in;
-	struct stats *s;
-	u64 now, lat, polls = 0, passes;
-	u32 bucket;
-	bool waits = sc != SC_EPOLL_CTL;
+	/* One pass over the fds, plus one after each sleep. */
+	u64 passes = 1 + in->sleeps;
 
-	in = bpf_map_lookup_elem(&inflight_calls, &tid);
-	if (!in)
-		return 0;
-	if (in->sc != sc)
-		goto out; /* entry belongs to a call whose exit we missed */
-
-	if (sc == SC_EPOLL_CREATE) {
-		exit_epoll_create(tgid, ret);
-		goto out;
-	}
-
-	s = bpf_map_lookup_elem(&call_stats, &key);
-	if (!s) {
-		bpf_map_update_elem(&call_stats, &key, &zero_stats, BPF_NOEXIST);
-		s = bpf_map_lookup_elem(&call_stats, &key);
-		if (!s) {
-			count(LOST_STATS);
-			goto out;
+	switch (sc) {
+	case SC_SELECT:
+	case SC_PSELECT6:
+		c->fds_watched = in->fds_watched;
+		/* The sets were copied in unless the call failed before do_select. */
+		if (ret >= 0 || ret == -EBADF || ret == -EINTR || ret == -ERESTARTNOHAND) {
+			c->bytes_in = in->bytes_in;
+			if (ret != -EBADF)
+				c->fd_polls = in->fds_scanned * passes;
 		}
-		s->tgid = tgid;
-		s->lat_min = ~0ULL;
-	}
+		if (ret >= 0)
+			c->bytes_out = in->bytes_out;
+		break;
+	case SC_POLL:
+	case SC_PPOLL:
+		c->fds_watched = in->fds_watched;
+		/* Copied in, scanned and written back unless the call failed early. */
+		if (ret >= 0 || ret == -EINTR || ret == -ERESTARTNOHAND) {
+			c->bytes_in = in->bytes_in;
+			c->bytes_out = in->bytes_out;
+			c->fd_polls = in->fds_scanned * passes;
+		}
+		break;
+	case SC_EPOLL_WAIT:
+	case SC_EPOLL_PWAIT:
+	case SC_EPOLL_PWAIT2:
+		/* EBADF/EINVAL: epfd is not an epoll instance; nothing was watched. */
+		if (ret != -EBADF && ret != -EINVAL) {
+			c->fds_unknown = in->fds_unknown;
+			if (!in->fds_unknown)
+				c->fds_watched = in->fds_watched;
+		}
+		if (ret > 0) {
+			/* epoll_put_uevent: one packed 12-byte epoll_event per event. */
+			c->bytes_out = ret * sizeof(struct epoll_event);
+			c->fd_polls = ret;
+		}
+		if (ret >= 0 && in->ep) {
+			u8 trunc = 0;
 
-	now = bpf_ktime_get_ns();
-	lat = now - in->start_ns;
+			c->rl_exit = ready_list_len((struct eventpoll *)in->ep, &trunc);
+			c->rl_valid = 1;
+			c->rl_truncated = in->rl_entry_truncated + trunc;
+		}
+		break;
+	case SC_EPOLL_CTL:
+		/* copy_from_user of the epoll_event comes first (not for DEL). */
+		if (ret != -EFAULT)
+			c->bytes_in = in->bytes_in;
+		/* ep_insert and ep_modify poll the file once. */
+		if (ret == 0 && (in->arg == EPOLL_CTL_ADD || in->arg == EPOLL_CTL_MOD))
+			c->fd_polls = 1;
+		break;
+	}
+}
+
+static __always_inline void add_to_stats(struct stats *s, u32 sc, long ret, u64 lat,
+					 struct inflight *in, struct call_cost *c, u32 tid)
+{
+	u32 bucket = log2_bucket(lat);
+
 	s->calls++;
 	s->lat_sum += lat;
 	if (lat < s->lat_min)
 		s->lat_min = lat;
 	if (lat > s->lat_max)
 		s->lat_max = lat;
-	bucket = log2_bucket(lat);
 	if (bucket < LAT_BUCKETS)
 		s->lat_buckets[bucket]++;
 	s->sleeps += in->sleeps;
@@ -620,80 +696,104 @@ static __always_inline int on_exit(u32 sc, long ret)
 			__sync_fetch_and_add(e, 1);
 		else if (bpf_map_update_elem(&errs, &ek, &one, BPF_NOEXIST))
 			count(LOST_ERRS);
-	} else if (waits) {
+	} else if (sc != SC_EPOLL_CTL) {
 		if (ret == 0)
 			s->timeouts++;
 		else
 			s->ready += ret;
 	}
 
-	/* One pass over the fds per wait, plus the first. */
-	passes = 1 + in->sleeps;
-
-	switch (sc) {
-	case SC_SELECT:
-	case SC_PSELECT6:
-		s->fds_watched += in->fds_watched;
-		/* The sets were copied in unless the call failed before do_select. */
-		if (ret >= 0 || ret == -EBADF || ret == -EINTR || ret == -ERESTARTNOHAND) {
-			s->bytes_in += in->bytes_in;
-			if (ret != -EBADF)
-				polls = in->fds_scanned * passes;
-		}
-		if (ret >= 0)
-			s->bytes_out += in->bytes_out;
-		break;
-	case SC_POLL:
-	case SC_PPOLL:
-		s->fds_watched += in->fds_watched;
-		/* Copied in, scanned and written back unless the call failed early. */
-		if (ret >= 0 || ret == -EINTR || ret == -ERESTARTNOHAND) {
-			s->bytes_in += in->bytes_in;
-			s->bytes_out += in->bytes_out;
-			polls = in->fds_scanned * passes;
-		}
-		break;
-	case SC_EPOLL_WAIT:
-	case SC_EPOLL_PWAIT:
-	case SC_EPOLL_PWAIT2:
-		/* EBADF/EINVAL: epfd is not an epoll instance; nothing was watched. */
-		if (ret == -EBADF || ret == -EINVAL)
-			;
-		else if (in->fds_unknown)
-			s->fds_unknown_calls++;
-		else
-			s->fds_watched += in->fds_watched;
-		if (ret > 0) {
-			/* epoll_put_uevent: one packed 12-byte epoll_event per event. */
-			s->bytes_out += ret * sizeof(struct epoll_event);
-			polls = ret;
-			if (ret == in->arg)
-				s->maxevents_hits++;
-		}
-		if (ret >= 0 && in->ep) {
-			u8 trunc = 0;
-			u32 rl_exit = ready_list_len((struct eventpoll *)in->ep, &trunc);
-
-			s->rl_entry_sum += in->rl_entry;
-			if (in->rl_entry > s->rl_entry_max)
-				s->rl_entry_max = in->rl_entry;
-			s->rl_exit_sum += rl_exit;
-			if (rl_exit > s->rl_exit_max)
-				s->rl_exit_max = rl_exit;
-			s->rl_truncated += in->rl_entry_truncated + trunc;
-		}
-		break;
-	case SC_EPOLL_CTL:
-		/* copy_from_user of the epoll_event comes first (not for DEL). */
-		if (ret != -EFAULT)
-			s->bytes_in += in->bytes_in;
-		/* ep_insert and ep_modify poll the file once. */
-		if (ret == 0 && (in->arg == EPOLL_CTL_ADD || in->arg == EPOLL_CTL_MOD))
-			polls = 1;
-		exit_epoll_ctl(in, tgid, ret);
-		break;
+	s->fds_watched += c->fds_watched;
+	s->fds_unknown_calls += c->fds_unknown;
+	s->fd_polls += c->fd_polls;
+	s->bytes_in += c->bytes_in;
+	s->bytes_out += c->bytes_out;
+	if (ret > 0 && sc != SC_EPOLL_CTL && ret == in->arg &&
+	    (sc == SC_EPOLL_WAIT || sc == SC_EPOLL_PWAIT || sc == SC_EPOLL_PWAIT2))
+		s->maxevents_hits++;
+	if (c->rl_valid) {
+		s->rl_entry_sum += in->rl_entry;
+		if (in->rl_entry > s->rl_entry_max)
+			s->rl_entry_max = in->rl_entry;
+		s->rl_exit_sum += c->rl_exit;
+		if (c->rl_exit > s->rl_exit_max)
+			s->rl_exit_max = c->rl_exit;
+		s->rl_truncated += c->rl_truncated;
 	}
-	s->fd_polls += polls;
+}
+
+static __always_inline void emit_call(u32 sc, long ret, u64 lat, u32 tgid, u32 tid,
+				      struct inflight *in, struct call_cost *c)
+{
+	struct call_event *e = bpf_ringbuf_reserve(&call_events, sizeof(*e), 0);
+
+	if (!e) {
+		count(LOST_CALL_EVENTS);
+		return;
+	}
+	e->start_ns = in->start_ns;
+	e->duration_ns = lat;
+	e->blocked_ns = in->blocked_ns;
+	e->fds_watched = c->fds_watched;
+	e->fd_polls = c->fd_polls;
+	e->bytes_in = c->bytes_in;
+	e->bytes_out = c->bytes_out;
+	e->ret = ret;
+	e->tgid = tgid;
+	e->tid = tid;
+	e->sc = sc;
+	e->arg = in->arg;
+	e->epfd = in->epfd;
+	e->sleeps = in->sleeps;
+	e->wakeups = in->wakeups;
+	e->rl_entry = c->rl_valid ? in->rl_entry : -1;
+	e->rl_exit = c->rl_valid ? (s32)c->rl_exit : -1;
+	e->fds_unknown = c->fds_unknown;
+	e->pad[0] = e->pad[1] = e->pad[2] = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline int on_exit(u32 sc, long ret)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	u32 tgid = id >> 32, tid = (u32)id;
+	struct stats_key key = { .tid = tid, .sc = sc };
+	struct call_cost c = {};
+	struct inflight *in;
+	struct stats *s;
+	u64 lat;
+
+	in = bpf_map_lookup_elem(&inflight_calls, &tid);
+	if (!in)
+		return 0;
+	if (in->sc != sc)
+		goto out; /* entry belongs to a call whose exit we missed */
+
+	if (sc == SC_EPOLL_CREATE) {
+		exit_epoll_create(tgid, ret);
+		goto out;
+	}
+
+	lat = bpf_ktime_get_ns() - in->start_ns;
+	cost_of(sc, ret, in, &c);
+	if (sc == SC_EPOLL_CTL)
+		exit_epoll_ctl(in, tgid, ret);
+
+	s = bpf_map_lookup_elem(&call_stats, &key);
+	if (!s) {
+		bpf_map_update_elem(&call_stats, &key, &zero_stats, BPF_NOEXIST);
+		s = bpf_map_lookup_elem(&call_stats, &key);
+		if (!s) {
+			count(LOST_STATS);
+			goto events;
+		}
+		s->tgid = tgid;
+		s->lat_min = ~0ULL;
+	}
+	add_to_stats(s, sc, ret, lat, in, &c, tid);
+events:
+	if (cfg_events)
+		emit_call(sc, ret, lat, tgid, tid, in, &c);
 out:
 	bpf_map_delete_elem(&inflight_calls, &tid);
 	return 0;

@@ -92,7 +92,7 @@ written in full.`,
 	f.BoolVar(&o.noFollow, "no-follow", false, "do not trace children that targets fork")
 	cmd.Flags().SortFlags = false
 
-	cmd.AddCommand(newProbesCmd(), newVersionCmd(), newGateCmd())
+	cmd.AddCommand(newProbesCmd(), newVersionCmd(), newWorkloadCmd(), newGateCmd())
 	return cmd
 }
 

@@ -32,6 +32,13 @@ type Options struct {
 	All bool
 	// NoFollow stops children of targets from becoming targets.
 	NoFollow bool
+	// OnCall, when set, receives one record per traced call (--events), from
+	// a goroutine of the collector's. Records the ring buffer had no room
+	// for are counted in meta.lost as call_events_ringbuf_full.
+	OnCall func(model.CallEvent)
+	// EventsBuffer is the per-call ring buffer size in bytes (rounded up to
+	// a power of two); 0 means DefaultEventsBuffer.
+	EventsBuffer int
 }
 
 // EventKind says what happened to a process.
@@ -59,6 +66,8 @@ type Collector struct {
 	objs       iotraceMaps
 	links      []link.Link
 	reader     *ringbuf.Reader
+	callReader *ringbuf.Reader
+	callsDone  chan struct{}
 	events     chan ProcEvent
 	done       chan struct{}
 	opts       Options
@@ -92,11 +101,13 @@ var tracedSyscalls = []string{
 // Kernel-side loss counters, indexes of the `counters` map.
 var counterNames = []string{
 	"stats_map_full", "inflight_map_full", "ringbuf_full", "errno_map_full", "select_sets_truncated", "epoll_map_full",
+	"call_events_ringbuf_full",
 }
 
 // lossCounters are the counterNames that mean something was not recorded.
 var lossCounters = map[string]bool{
 	"stats_map_full": true, "inflight_map_full": true, "ringbuf_full": true, "errno_map_full": true, "epoll_map_full": true,
+	"call_events_ringbuf_full": true,
 }
 
 // New checks the kernel, loads the programs for the chosen mode, registers
@@ -151,6 +162,9 @@ func New(opts Options) (_ *Collector, err error) {
 	if err := configure(spec, opts); err != nil {
 		return nil, err
 	}
+	if opts.OnCall != nil {
+		spec.Maps["call_events"].MaxEntries = eventsBufferSize(opts.EventsBuffer)
+	}
 	c.coll, err = ebpf.NewCollection(spec)
 	if err != nil {
 		var verr *ebpf.VerifierError
@@ -175,6 +189,14 @@ func New(opts Options) (_ *Collector, err error) {
 		return nil, fmt.Errorf("opening the process event ring buffer: %w", err)
 	}
 	go c.readEvents()
+	if opts.OnCall != nil {
+		c.callReader, err = ringbuf.NewReader(c.objs.CallEvents)
+		if err != nil {
+			return nil, fmt.Errorf("opening the call event ring buffer: %w", err)
+		}
+		c.callsDone = make(chan struct{})
+		go c.readCalls()
+	}
 	return c, nil
 }
 
@@ -246,6 +268,7 @@ func configure(spec *ebpf.CollectionSpec, opts Options) error {
 		"cfg_comm_len":       uint32(len(opts.Comm)),
 		"cfg_eventpoll_fops": kallsymsAddr("eventpoll_fops"),
 		"cfg_self":           uint32(os.Getpid()),
+		"cfg_events":         opts.OnCall != nil,
 	}
 	for name, v := range set {
 		vs, ok := spec.Variables[name]
@@ -417,6 +440,13 @@ func (c *Collector) Close() error {
 	}
 	if c.reader != nil {
 		c.reader.Close()
+	}
+	if c.callReader != nil {
+		// The probes are detached: deliver what is left in the buffer, then stop.
+		c.callReader.Flush()
+		<-c.callsDone
+		c.callReader.Close()
+		c.callReader = nil
 	}
 	if c.coll != nil {
 		c.coll.Close()

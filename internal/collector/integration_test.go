@@ -3,6 +3,7 @@ package collector_test
 import (
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,5 +119,61 @@ func TestMissingPid(t *testing.T) {
 	_, err := collector.New(collector.Options{Pids: []int{1 << 30}})
 	if err == nil || !strings.Contains(err.Error(), "no such process") {
 		t.Fatalf("err = %v, want 'no such process'", err)
+	}
+}
+
+// TestScenarioEvents: with per-call events on, the events of the scenario's
+// thread add up to the same exact figures, and none is lost.
+func TestScenarioEvents(t *testing.T) {
+	requireRoot(t)
+	h, err := scenario.StartHelper(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	var (
+		mu     sync.Mutex
+		events []model.CallEvent
+	)
+	col, err := collector.New(collector.Options{Mode: probeMode(t), Pids: []int{h.Pid()}, OnCall: func(e model.CallEvent) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.Close()
+	started := time.Now()
+	res, err := h.Run(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := col.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col.Close() // drains the ring buffer
+	if snap.Meta.LostEvents != 0 {
+		t.Fatalf("lost %d: %v", snap.Meta.LostEvents, snap.Meta.Lost)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	got := scenario.StatsFromEvents(events, res.Tid, collector.ErrnoName)
+	var bad []string
+	for sc, want := range scenario.Expected() {
+		bad = append(bad, scenario.Check(sc, got[sc], want)...)
+		// Each event's duration is the kernel's latency: the histograms agree.
+		if k := snap.Process(h.Pid()).Thread(res.Tid).Syscalls[sc]; k != nil && got[sc] != nil && k.Latency != got[sc].Latency {
+			bad = append(bad, sc.String()+": latency from events differs from the kernel's histogram")
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("%d figure(s) wrong from events:\n  %s", len(bad), strings.Join(bad, "\n  "))
+	}
+	for _, e := range events {
+		if e.Tid == res.Tid && (e.Time.Before(started.Add(-time.Second)) || e.Time.After(time.Now())) {
+			t.Fatalf("event time %v outside the run (%v..now)", e.Time, started)
+		}
 	}
 }

@@ -13,6 +13,29 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type iotraceCallEvent struct {
+	_          structs.HostLayout
+	StartNs    uint64
+	DurationNs uint64
+	BlockedNs  uint64
+	FdsWatched uint64
+	FdPolls    uint64
+	BytesIn    uint64
+	BytesOut   uint64
+	Ret        int64
+	Tgid       uint32
+	Tid        uint32
+	Sc         uint32
+	Arg        int32
+	Epfd       int32
+	Sleeps     uint32
+	Wakeups    uint32
+	RlEntry    int32
+	RlExit     int32
+	FdsUnknown uint8
+	Pad        [3]uint8
+}
+
 type iotraceEpCounts struct {
 	_               structs.HostLayout
 	CtlAdd          uint64
@@ -102,6 +125,7 @@ type iotraceStatsKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	iotraceMapCallEvents           = "call_events"
 	iotraceMapCallStats            = "call_stats"
 	iotraceMapCounters             = "counters"
 	iotraceMapEpCounters           = "ep_counters"
@@ -181,8 +205,10 @@ const (
 	iotraceVarCfgComm              = "cfg_comm"
 	iotraceVarCfgCommLen           = "cfg_comm_len"
 	iotraceVarCfgEventpollFops     = "cfg_eventpoll_fops"
+	iotraceVarCfgEvents            = "cfg_events"
 	iotraceVarCfgFollow            = "cfg_follow"
 	iotraceVarCfgSelf              = "cfg_self"
+	iotraceVarUnusedCallEvent      = "unused_call_event"
 )
 
 // loadIotrace returns the embedded CollectionSpec for iotrace.
@@ -299,6 +325,7 @@ type iotraceProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type iotraceMapSpecs struct {
+	CallEvents    *ebpf.MapSpec `ebpf:"call_events"`
 	CallStats     *ebpf.MapSpec `ebpf:"call_stats"`
 	Counters      *ebpf.MapSpec `ebpf:"counters"`
 	EpCounters    *ebpf.MapSpec `ebpf:"ep_counters"`
@@ -318,8 +345,10 @@ type iotraceVariableSpecs struct {
 	CfgComm          *ebpf.VariableSpec `ebpf:"cfg_comm"`
 	CfgCommLen       *ebpf.VariableSpec `ebpf:"cfg_comm_len"`
 	CfgEventpollFops *ebpf.VariableSpec `ebpf:"cfg_eventpoll_fops"`
+	CfgEvents        *ebpf.VariableSpec `ebpf:"cfg_events"`
 	CfgFollow        *ebpf.VariableSpec `ebpf:"cfg_follow"`
 	CfgSelf          *ebpf.VariableSpec `ebpf:"cfg_self"`
+	UnusedCallEvent  *ebpf.VariableSpec `ebpf:"unused_call_event"`
 }
 
 // iotraceObjects contains all objects after they have been loaded into the kernel.
@@ -342,6 +371,7 @@ func (o *iotraceObjects) Close() error {
 //
 // It can be passed to loadIotraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type iotraceMaps struct {
+	CallEvents    *ebpf.Map `ebpf:"call_events"`
 	CallStats     *ebpf.Map `ebpf:"call_stats"`
 	Counters      *ebpf.Map `ebpf:"counters"`
 	EpCounters    *ebpf.Map `ebpf:"ep_counters"`
@@ -355,6 +385,7 @@ type iotraceMaps struct {
 
 func (m *iotraceMaps) Close() error {
 	return _IotraceClose(
+		m.CallEvents,
 		m.CallStats,
 		m.Counters,
 		m.EpCounters,
@@ -375,8 +406,10 @@ type iotraceVariables struct {
 	CfgComm          *ebpf.Variable `ebpf:"cfg_comm"`
 	CfgCommLen       *ebpf.Variable `ebpf:"cfg_comm_len"`
 	CfgEventpollFops *ebpf.Variable `ebpf:"cfg_eventpoll_fops"`
+	CfgEvents        *ebpf.Variable `ebpf:"cfg_events"`
 	CfgFollow        *ebpf.Variable `ebpf:"cfg_follow"`
 	CfgSelf          *ebpf.Variable `ebpf:"cfg_self"`
+	UnusedCallEvent  *ebpf.Variable `ebpf:"unused_call_event"`
 }
 
 // iotracePrograms contains all programs after they have been loaded into the kernel.

@@ -152,3 +152,54 @@ func Check(sc model.Syscall, got *model.Stats, want Figures) []string {
 }
 
 func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// StatsFromEvents rebuilds a thread's per-syscall figures from its per-call
+// events, the way the kernel side accumulates them, so that the events can
+// be held to the same ground truth.
+func StatsFromEvents(events []model.CallEvent, tid int, errnoName func(int) string) model.SyscallStats {
+	out := model.SyscallStats{}
+	for _, e := range events {
+		if e.Tid != tid {
+			continue
+		}
+		s := out[e.Syscall]
+		if s == nil {
+			s = &model.Stats{}
+			out[e.Syscall] = s
+		}
+		s.Calls++
+		s.Latency.Observe(e.DurationNs)
+		switch {
+		case e.Ret < 0:
+			s.Errors++
+			if s.ErrorsByErrno == nil {
+				s.ErrorsByErrno = map[string]uint64{}
+			}
+			s.ErrorsByErrno[errnoName(int(-e.Ret))]++
+		case e.Syscall == model.EpollCtl:
+		case e.Ret == 0:
+			s.Timeouts++
+		default:
+			s.Ready += uint64(e.Ret)
+		}
+		if e.FdsWatched == nil {
+			s.FdsWatchedUnknown++
+		} else {
+			s.FdsWatched += *e.FdsWatched
+		}
+		s.FdPolls += e.FdPolls
+		s.BytesIn += e.BytesIn
+		s.BytesOut += e.BytesOut
+		s.Sleeps += uint64(e.Sleeps)
+		s.Wakeups += uint64(e.Wakeups)
+		s.BlockedNs += e.BlockedNs
+		if e.Syscall.Family() == model.FamilyEpoll && e.Syscall.Waits() && e.Ret > 0 && int(e.Ret) == e.Arg {
+			s.MaxeventsHits++
+		}
+		if e.ReadyListAtEntry != nil {
+			s.ReadyListAtEntry.Add(model.MaxSum{Sum: uint64(*e.ReadyListAtEntry), Max: uint64(*e.ReadyListAtEntry)})
+			s.ReadyListAtExit.Add(model.MaxSum{Sum: uint64(*e.ReadyListAtExit), Max: uint64(*e.ReadyListAtExit)})
+		}
+	}
+	return out
+}
