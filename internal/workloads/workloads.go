@@ -141,6 +141,10 @@ type Result struct {
 	// system call actually issued (e.g. "select", "epoll_wait",
 	// "epoll_ctl"), interrupted ones included.
 	CallsBySyscall map[string]int64 `json:"calls_by_syscall,omitempty"`
+	// ServerTID is the thread that makes every multiplexing call. A tracer
+	// should compare its figures for this thread: Go's runtime makes
+	// epoll_pwait calls of its own on other threads of the process.
+	ServerTID int `json:"server_tid,omitempty"`
 }
 
 // load is what the driver does; Reconfigure swaps it while running.
@@ -277,6 +281,7 @@ func (w *Workload) Stats() Result {
 		ReadyEvents: w.ready.Load(),
 		BytesRead:   w.bytes.Load(),
 		Messages:    w.messages.Load(),
+		ServerTID:   w.serverTID,
 	}
 	r.CallsBySyscall = make(map[string]int64)
 	for i := range w.calls {
