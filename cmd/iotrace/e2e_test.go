@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -312,5 +313,99 @@ func TestNotRoot(t *testing.T) {
 	msg := strings.TrimRight(stderr.String(), "\n")
 	if !strings.Contains(msg, "iotrace needs root, or the CAP_BPF and CAP_PERFMON capabilities") || strings.Contains(msg, "\n") {
 		t.Errorf("stderr = %q", msg)
+	}
+}
+
+// TestWorkloadsUnderTrace traces each built-in workload and holds the
+// tracer's figures for its server thread to the workload's own counts and
+// to the models' cost rules: select and poll watch and copy every fd on
+// every call and check each on every pass; epoll checks only what is ready.
+func TestWorkloadsUnderTrace(t *testing.T) {
+	requireRoot(t)
+	bin := iotraceBin(t)
+	const fds = 200
+	for _, m := range []string{"select", "poll", "epoll-lt", "epoll-et", "epoll-oneshot"} {
+		t.Run(m, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "w.json")
+			var stdout, stderr bytes.Buffer
+			cmd := exec.Command(bin, "--no-tui", "-o", out, "--probe-mode", probeModeArg(), "--",
+				bin, "workload", m, "--fds", strconv.Itoa(fds), "--active", "4", "--messages", "3000", "--size", "32")
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("%v; stderr: %s", err, stderr.String())
+			}
+			var truth struct {
+				ReadyEvents    int64            `json:"ready_events"`
+				Messages       int64            `json:"messages"`
+				CallsBySyscall map[string]int64 `json:"calls_by_syscall"`
+				ServerTID      int              `json:"server_tid"`
+			}
+			for _, l := range strings.Split(stdout.String(), "\n") {
+				if strings.HasPrefix(l, `{"model"`) {
+					if err := json.Unmarshal([]byte(l), &truth); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if truth.ServerTID == 0 || truth.Messages != 3000 {
+				t.Fatalf("workload result: %+v\nstdout: %s", truth, stdout.String())
+			}
+			snap := readTrace(t, out)
+			var th *model.Thread
+			for _, p := range snap.Processes {
+				if x := p.Thread(truth.ServerTID); x != nil {
+					th = x
+				}
+			}
+			if th == nil {
+				t.Fatalf("server thread %d not in the trace", truth.ServerTID)
+			}
+			for name, n := range truth.CallsBySyscall {
+				sc, _ := model.ParseSyscall(name)
+				s := th.Syscalls[sc]
+				if s == nil || int64(s.Calls) != n {
+					t.Errorf("%s calls: traced %v, workload counted %d", name, s, n)
+				}
+			}
+			var wait *model.Stats
+			for sc, s := range th.Syscalls {
+				if sc.Waits() {
+					wait = s
+				}
+			}
+			if wait == nil {
+				t.Fatal("no waiting calls traced")
+			}
+			if int64(wait.Ready) != truth.ReadyEvents {
+				t.Errorf("ready: traced %d, workload counted %d", wait.Ready, truth.ReadyEvents)
+			}
+			if wait.FdsWatched != fds*wait.Calls {
+				t.Errorf("fds_watched = %d, want %d fds x %d calls", wait.FdsWatched, fds, wait.Calls)
+			}
+			switch m {
+			case "select", "poll":
+				// Every pass checks every fd: one pass, plus one per sleep.
+				if want := fds * (wait.Calls + wait.Sleeps); wait.FdPolls != want {
+					t.Errorf("fd_polls = %d, want %d fds x (%d calls + %d sleeps)", wait.FdPolls, want, wait.Calls, wait.Sleeps)
+				}
+			default:
+				// epoll checks what it returns, and copies 12 bytes per event.
+				if wait.FdPolls != wait.Ready || wait.BytesOut != 12*wait.Ready || wait.BytesIn != 0 {
+					t.Errorf("epoll: fd_polls %d, bytes out %d in %d for %d ready", wait.FdPolls, wait.BytesOut, wait.BytesIn, wait.Ready)
+				}
+			}
+			switch m {
+			case "poll":
+				if wait.BytesIn != 8*fds*wait.Calls || wait.BytesOut != 2*fds*wait.Calls {
+					t.Errorf("poll bytes in/out = %d/%d, want %d/%d", wait.BytesIn, wait.BytesOut, 8*fds*wait.Calls, 2*fds*wait.Calls)
+				}
+			case "select":
+				// All watched fds fit below 1024: the sets are FDS_BYTES(maxfd+1)
+				// each; only the read set is passed.
+				if wait.BytesIn == 0 || wait.BytesIn%wait.Calls != 0 || wait.BytesIn != wait.BytesOut {
+					t.Errorf("select bytes in/out = %d/%d over %d calls", wait.BytesIn, wait.BytesOut, wait.Calls)
+				}
+			}
+		})
 	}
 }
