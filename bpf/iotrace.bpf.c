@@ -74,6 +74,7 @@ struct inflight {
 	u64 off_cpu_since; /* 0 while on CPU */
 	u64 blocked_ns;
 	u64 ep;            /* struct eventpoll * for the epoll calls */
+	u64 last_wakeup;   /* time of the last sched_wakeup inside the call */
 	u64 fds_watched;
 	u64 fds_scanned;   /* fds one select/poll pass checks */
 	u64 bytes_in;      /* copy-in size if the kernel gets that far */
@@ -239,6 +240,7 @@ struct call_event {
 	u64 start_ns;    /* CLOCK_MONOTONIC at entry */
 	u64 duration_ns;
 	u64 blocked_ns;
+	u64 last_wakeup_ns; /* CLOCK_MONOTONIC of the last wakeup, 0 if none */
 	u64 fds_watched;
 	u64 fd_polls;
 	u64 bytes_in;
@@ -734,6 +736,7 @@ static __always_inline void emit_call(u32 sc, long ret, u64 lat, u32 tgid, u32 t
 	e->start_ns = in->start_ns;
 	e->duration_ns = lat;
 	e->blocked_ns = in->blocked_ns;
+	e->last_wakeup_ns = in->last_wakeup;
 	e->fds_watched = c->fds_watched;
 	e->fd_polls = c->fd_polls;
 	e->bytes_in = c->bytes_in;
@@ -991,8 +994,10 @@ int BPF_PROG(on_sched_wakeup, struct task_struct *p)
 	u32 tid = BPF_CORE_READ(p, pid);
 	struct inflight *in = bpf_map_lookup_elem(&inflight_calls, &tid);
 
-	if (in)
+	if (in) {
 		__sync_fetch_and_add(&in->wakeups, 1);
+		in->last_wakeup = bpf_ktime_get_ns();
+	}
 	return 0;
 }
 

@@ -52,6 +52,10 @@ func decodeCallEvent(raw *iotraceCallEvent, offset time.Duration) model.CallEven
 		Wakeups:    raw.Wakeups,
 		BlockedNs:  raw.BlockedNs,
 	}
+	if raw.LastWakeupNs != 0 {
+		w := time.Unix(0, int64(raw.LastWakeupNs)+int64(offset))
+		ev.LastWakeup = &w
+	}
 	if raw.FdsUnknown == 0 {
 		v := raw.FdsWatched
 		ev.FdsWatched = &v

@@ -171,9 +171,27 @@ func TestScenarioEvents(t *testing.T) {
 	if len(bad) > 0 {
 		t.Errorf("%d figure(s) wrong from events:\n  %s", len(bad), strings.Join(bad, "\n  "))
 	}
+	woken := 0
 	for _, e := range events {
-		if e.Tid == res.Tid && (e.Time.Before(started.Add(-time.Second)) || e.Time.After(time.Now())) {
+		if e.Tid != res.Tid {
+			continue
+		}
+		if e.Time.Before(started.Add(-time.Second)) || e.Time.After(time.Now()) {
 			t.Fatalf("event time %v outside the run (%v..now)", e.Time, started)
 		}
+		if (e.Wakeups > 0) != (e.LastWakeup != nil) {
+			t.Errorf("%s: %d wakeups but last_wakeup %v", e.Syscall, e.Wakeups, e.LastWakeup)
+		}
+		if e.LastWakeup != nil {
+			woken++
+			end := e.Time.Add(time.Duration(e.DurationNs))
+			if e.LastWakeup.Before(e.Time) || e.LastWakeup.After(end) {
+				t.Errorf("%s: wakeup at %v outside the call [%v, %v]", e.Syscall, e.LastWakeup, e.Time, end)
+			}
+		}
+	}
+	// poll x2, pselect6 and epoll_pwait were woken.
+	if woken != 4 {
+		t.Errorf("%d calls with a wakeup time, want 4", woken)
 	}
 }

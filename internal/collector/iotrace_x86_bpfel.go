@@ -14,26 +14,27 @@ import (
 )
 
 type iotraceCallEvent struct {
-	_          structs.HostLayout
-	StartNs    uint64
-	DurationNs uint64
-	BlockedNs  uint64
-	FdsWatched uint64
-	FdPolls    uint64
-	BytesIn    uint64
-	BytesOut   uint64
-	Ret        int64
-	Tgid       uint32
-	Tid        uint32
-	Sc         uint32
-	Arg        int32
-	Epfd       int32
-	Sleeps     uint32
-	Wakeups    uint32
-	RlEntry    int32
-	RlExit     int32
-	FdsUnknown uint8
-	Pad        [3]uint8
+	_            structs.HostLayout
+	StartNs      uint64
+	DurationNs   uint64
+	BlockedNs    uint64
+	LastWakeupNs uint64
+	FdsWatched   uint64
+	FdPolls      uint64
+	BytesIn      uint64
+	BytesOut     uint64
+	Ret          int64
+	Tgid         uint32
+	Tid          uint32
+	Sc           uint32
+	Arg          int32
+	Epfd         int32
+	Sleeps       uint32
+	Wakeups      uint32
+	RlEntry      int32
+	RlExit       int32
+	FdsUnknown   uint8
+	Pad          [3]uint8
 }
 
 type iotraceEpCounts struct {
@@ -71,6 +72,7 @@ type iotraceInflight struct {
 	OffCpuSince      uint64
 	BlockedNs        uint64
 	Ep               uint64
+	LastWakeup       uint64
 	FdsWatched       uint64
 	FdsScanned       uint64
 	BytesIn          uint64

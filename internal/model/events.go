@@ -43,6 +43,8 @@ type CallEvent struct {
 	Sleeps     uint32  `json:"sleeps"`
 	Wakeups    uint32  `json:"wakeups"`
 	BlockedNs  uint64  `json:"blocked_ns"`
+	// LastWakeup is when the kernel last woke the thread inside the call.
+	LastWakeup *time.Time `json:"last_wakeup,omitempty"`
 	// Ready-list lengths, for successful epoll waits only.
 	ReadyListAtEntry *int `json:"ready_list_at_entry,omitempty"`
 	ReadyListAtExit  *int `json:"ready_list_at_exit,omitempty"`
