@@ -6,7 +6,7 @@ BIN     ?= bin/iotrace
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build generate check-generated test test-unit lint run clean
+.PHONY: all build generate check-generated test test-unit fuzz lint run clean
 
 all: build
 
@@ -25,6 +25,11 @@ check-generated: generate
 # they fail instead of skipping when they cannot run.
 test:
 	$(GO) test -count=1 ./...
+
+# A short, fixed fuzzing run of the trace reader (CI runs it).
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME) ./internal/trace/
 
 test-unit:
 	$(GO) test -count=1 -short ./internal/model/ ./internal/report/

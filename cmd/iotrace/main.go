@@ -90,6 +90,9 @@ written in full.`,
 	f.StringVar(&o.readyFile, "ready-file", "", "create `PATH` once every probe is attached")
 	f.StringVar(&o.probeMode, "probe-mode", "auto", "how to attach: auto, fentry, kprobe or tracepoint")
 	f.BoolVar(&o.noFollow, "no-follow", false, "do not trace children that targets fork")
+	f.StringVar(&o.format, "format", "json", "trace file format: json (written at exit), jsonl (streamed), chrome (Perfetto)")
+	f.BoolVar(&o.events, "events", false, "also record one event per call in the trace file (needs -o)")
+	f.IntVar(&o.evLimit, "events-limit", 1000000, "keep at most `N` per-call events (0: no limit); the rest are counted")
 	cmd.Flags().SortFlags = false
 
 	cmd.AddCommand(newProbesCmd(), newVersionCmd(), newWorkloadCmd(), newGateCmd())

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/iotrace/iotrace/internal/collector"
 	"github.com/iotrace/iotrace/internal/model"
 	"github.com/iotrace/iotrace/internal/report"
+	"github.com/iotrace/iotrace/internal/trace"
 )
 
 const defaultInterval = time.Second
@@ -32,6 +31,9 @@ type traceOptions struct {
 	readyFile string
 	probeMode string
 	noFollow  bool
+	format    string
+	events    bool
+	evLimit   int
 	command   []string
 }
 
@@ -39,6 +41,15 @@ func (o *traceOptions) validate() (collector.Mode, error) {
 	mode, err := collector.ParseMode(o.probeMode)
 	if err != nil {
 		return "", err
+	}
+	if _, err := trace.ParseFormat(o.format); err != nil {
+		return "", err
+	}
+	if o.events && o.output == "" {
+		return "", errors.New("--events records every call into the trace file: it needs -o FILE")
+	}
+	if o.evLimit < 0 {
+		return "", fmt.Errorf("--events-limit must not be negative, got %d", o.evLimit)
 	}
 	if o.interval <= 0 {
 		return "", fmt.Errorf("--interval must be positive, got %s", o.interval)
@@ -66,59 +77,12 @@ func (o *traceOptions) validate() (collector.Mode, error) {
 	return mode, nil
 }
 
-// outputFile is the JSON trace being prepared: a temporary file beside the
-// destination, created before attaching so that an unwritable path fails
-// before anything is traced, and renamed over the destination at the end.
-type outputFile struct {
-	dest string
-	tmp  *os.File
-}
-
-func openOutput(dest string) (*outputFile, error) {
-	if dest == "" {
-		return nil, nil
-	}
-	if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("cannot write output %s: it is a directory", dest)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
-	if err != nil {
-		return nil, fmt.Errorf("cannot write output %s: %v", dest, unwrapPathError(err))
-	}
-	return &outputFile{dest: dest, tmp: tmp}, nil
-}
-
 func unwrapPathError(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
 	}
 	return err
-}
-
-func (f *outputFile) commit(s *model.Snapshot) error {
-	if err := model.WriteDocument(f.tmp, s); err != nil {
-		f.abort()
-		return fmt.Errorf("writing %s: %w", f.dest, err)
-	}
-	if err := f.tmp.Sync(); err != nil {
-		f.abort()
-		return fmt.Errorf("writing %s: %w", f.dest, err)
-	}
-	if err := f.tmp.Close(); err != nil {
-		os.Remove(f.tmp.Name())
-		return fmt.Errorf("writing %s: %w", f.dest, err)
-	}
-	if err := os.Rename(f.tmp.Name(), f.dest); err != nil {
-		os.Remove(f.tmp.Name())
-		return fmt.Errorf("writing %s: %w", f.dest, err)
-	}
-	return nil
-}
-
-func (f *outputFile) abort() {
-	f.tmp.Close()
-	os.Remove(f.tmp.Name())
 }
 
 func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
@@ -129,15 +93,18 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 	out := cmd.OutOrStdout()
 	out2 := cmd.ErrOrStderr()
 
-	outFile, err := openOutput(o.output)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil && outFile != nil {
-			outFile.abort()
+	var sink trace.Sink
+	if o.output != "" {
+		format, _ := trace.ParseFormat(o.format)
+		if sink, err = trace.Create(o.output, format, trace.Options{EventsLimit: o.evLimit}); err != nil {
+			return err
 		}
-	}()
+		defer func() {
+			if err != nil {
+				sink.Abort()
+			}
+		}()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -159,9 +126,11 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 		}()
 	}
 
-	col, err := collector.New(collector.Options{
-		Mode: mode, Pids: pids, Comm: o.comm, All: o.all, NoFollow: o.noFollow,
-	})
+	copts := collector.Options{Mode: mode, Pids: pids, Comm: o.comm, All: o.all, NoFollow: o.noFollow}
+	if o.events {
+		copts.OnCall = sink.Event
+	}
+	col, err := collector.New(copts)
 	if err != nil {
 		return err
 	}
@@ -217,6 +186,14 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 		return err
 	}
 	last := time.Now()
+	if b, ok := sink.(trace.Beginner); ok {
+		m := prev.Meta
+		m.Interval = o.interval
+		m.Command = o.command
+		if err := b.Begin(m); err != nil {
+			return err
+		}
+	}
 	events := col.Events()
 loop:
 	for {
@@ -251,6 +228,11 @@ loop:
 				return err
 			}
 			fmt.Fprintln(out)
+			if sink != nil {
+				if err := sink.Interval(model.Delta(prev, cur, last, now)); err != nil {
+					return err
+				}
+			}
 			prev, last = cur, now
 		}
 	}
@@ -260,16 +242,17 @@ loop:
 	if err != nil {
 		return err
 	}
-	col.Close()
-	final.Meta.Ended = time.Now()
+	col.Close() // detaches, and delivers the last per-call events
+	end := time.Now()
+	final.Meta.Ended = end
 	final.Meta.Command = o.command
 	final.Meta.ExitStatus = exitStatus
-	return finish(out, outFile, final)
-}
-
-func finish(out io.Writer, outFile *outputFile, final *model.Snapshot) error {
-	if outFile != nil {
-		if err := outFile.commit(final); err != nil {
+	final.Meta.Interval = o.interval
+	if sink != nil {
+		if err := sink.Interval(model.Delta(prev, final, last, end)); err != nil {
+			return err
+		}
+		if err := sink.Close(final); err != nil {
 			return err
 		}
 	}

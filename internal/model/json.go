@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -19,6 +20,10 @@ type Document struct {
 	Version   int        `json:"version"`
 	Meta      Meta       `json:"meta"`
 	Processes []*Process `json:"processes"`
+	// Intervals holds the per-interval changes, so a run can be replayed.
+	Intervals []Interval `json:"intervals,omitempty"`
+	// Events holds one record per call, with --events.
+	Events []CallEvent `json:"events,omitempty"`
 }
 
 // NewDocument wraps a snapshot in the versioned document.
@@ -37,9 +42,14 @@ func (d *Document) Snapshot() *Snapshot {
 
 // WriteDocument writes s as an indented JSON document.
 func WriteDocument(w io.Writer, s *Snapshot) error {
+	return EncodeDocument(w, NewDocument(s))
+}
+
+// EncodeDocument writes d as indented JSON.
+func EncodeDocument(w io.Writer, d *Document) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", " ")
-	return enc.Encode(NewDocument(s))
+	return enc.Encode(d)
 }
 
 // ReadDocument parses a JSON trace document and checks its format and version.
@@ -47,15 +57,36 @@ func ReadDocument(r io.Reader) (*Document, error) {
 	var d Document
 	dec := json.NewDecoder(r)
 	if err := dec.Decode(&d); err != nil {
-		return nil, fmt.Errorf("not a valid iotrace JSON document: %w", err)
+		return nil, DescribeJSONError("not a valid iotrace JSON document", dec, err)
 	}
+	return &d, d.Check()
+}
+
+// Check verifies the document's format name and version.
+func (d *Document) Check() error {
 	if d.Format != FormatName {
-		return nil, fmt.Errorf("not an iotrace trace (format %q)", d.Format)
+		return fmt.Errorf("not an iotrace trace (format %q)", d.Format)
 	}
 	if d.Version != FormatVersion {
-		return nil, fmt.Errorf("unsupported iotrace trace version %d (this build reads %d)", d.Version, FormatVersion)
+		return fmt.Errorf("unsupported iotrace trace version %d (this build reads %d)", d.Version, FormatVersion)
 	}
-	return &d, nil
+	return nil
+}
+
+// DescribeJSONError says where decoding went wrong: the byte offset of a
+// syntax or type error, or that the input ended early.
+func DescribeJSONError(what string, dec *json.Decoder, err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("%s: at byte %d: %v", what, se.Offset, err)
+	case errors.As(err, &te):
+		return fmt.Errorf("%s: at byte %d: field %s: %v", what, te.Offset, te.Field, err)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return fmt.Errorf("%s: the input ends early (at byte %d): truncated file?", what, dec.InputOffset())
+	}
+	return fmt.Errorf("%s: at byte %d: %v", what, dec.InputOffset(), err)
 }
 
 type histogramJSON struct {

@@ -289,7 +289,19 @@ type Meta struct {
 	Unavailable map[string]string `json:"unavailable"`
 	Command     []string          `json:"command,omitempty"`
 	ExitStatus  *int              `json:"exit_status,omitempty"`
+	Interval    Duration          `json:"interval_ns,omitempty"`
+	Events      *EventsInfo       `json:"events,omitempty"`
 }
+
+// EventsInfo says how many per-call events a trace holds.
+type EventsInfo struct {
+	Recorded  uint64 `json:"recorded"`
+	OverLimit uint64 `json:"over_limit"` // past --events-limit, counted, not written
+	Limit     int    `json:"limit,omitempty"`
+}
+
+// Duration is a time.Duration written as integer nanoseconds.
+type Duration = time.Duration
 
 // Snapshot is the cumulative state of a run at one moment.
 type Snapshot struct {
