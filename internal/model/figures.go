@@ -1,65 +1,81 @@
 package model
 
-// Figures are the comparison figures derived from a Stats over a period:
-// what the dashboard, reports and diffs show side by side for each model.
+import (
+	"math"
+	"time"
+)
+
+// Figures are the comparison figures for a set of waiting calls over a
+// period: what the dashboard, `iotrace report` and `iotrace diff` show side
+// by side for each model. Per-call figures are meaningful only when Calls > 0.
 type Figures struct {
-	Calls          uint64  `json:"calls"`
-	CallsPerSec    float64 `json:"calls_per_sec"`
+	Calls       uint64  `json:"calls"`   // calls in the period
+	Seconds     float64 `json:"seconds"` // period length
+	CallsPerSec float64 `json:"calls_per_sec"`
+	// FdsPerCall is the mean interest set size; FdsKnown is false when some
+	// epoll instance's size was unknown (docs/metrics.md, fds_watched).
 	FdsPerCall     float64 `json:"fds_per_call"`
-	FdsUnknown     bool    `json:"fds_per_call_unknown,omitempty"`
+	FdsKnown       bool    `json:"fds_known"`
 	FdPollsPerCall float64 `json:"fd_polls_per_call"`
 	ReadyPerCall   float64 `json:"ready_per_call"`
 	// Efficiency is ready / fd_polls: the share of readiness checks that
-	// found something. Near 1 for epoll; about K/N for select and poll with
-	// K of N fds active. Zero when nothing was checked.
-	Efficiency       float64 `json:"efficiency"`
-	BytesPerCall     float64 `json:"bytes_per_call"`
-	BytesPerSec      float64 `json:"bytes_per_sec"`
-	WakeupsPerCall   float64 `json:"wakeups_per_call"`
-	SleepsPerCall    float64 `json:"sleeps_per_call"`
-	LatencyP50       uint64  `json:"latency_p50_ns"`
-	LatencyP99       uint64  `json:"latency_p99_ns"`
+	// found something; near 1 for epoll, about K/N for select and poll with
+	// K of N fds active. HasEfficiency is false without checks.
+	Efficiency     float64 `json:"efficiency"`
+	HasEfficiency  bool    `json:"has_efficiency"`
+	BytesPerSec    float64 `json:"bytes_per_sec"`
+	BytesPerCall   float64 `json:"bytes_per_call"`
+	WakeupsPerCall float64 `json:"wakeups_per_call"`
+	SleepsPerCall  float64 `json:"sleeps_per_call"`
+	CtlPerSec      float64 `json:"epoll_ctl_per_sec"`
+	// P50 and P99 are upper bounds (ns) from the period's histogram.
+	P50     uint64    `json:"latency_p50_ns"`
+	P99     uint64    `json:"latency_p99_ns"`
+	Latency Histogram `json:"-"`
+	// ReadyListPerCall is the mean epoll ready-list length at entry over
+	// successful calls.
 	ReadyListPerCall float64 `json:"ready_list_at_entry_per_call"`
-	ErrorsPerCall    float64 `json:"errors_per_call"`
+	// BlockedFrac is the share of the period spent off CPU inside calls
+	// (can exceed 1 with several threads).
+	BlockedFrac float64 `json:"blocked_fraction"`
 }
 
-func per(a, b uint64) float64 {
-	if b == 0 {
-		return 0
+// Derive computes the figures of d (waiting syscalls only) over dt; rates
+// are 0 when dt is 0.
+func Derive(d *Stats, dt time.Duration) Figures {
+	f := Figures{Seconds: dt.Seconds(), FdsKnown: true}
+	if d == nil {
+		return f
 	}
-	return float64(a) / float64(b)
-}
-
-// Derive computes the figures of s over a period of `seconds` (0: rates are
-// left at 0).
-func Derive(s *Stats, seconds float64) Figures {
-	f := Figures{
-		Calls:            s.Calls,
-		FdsPerCall:       per(s.FdsWatched, s.Calls),
-		FdsUnknown:       s.FdsWatchedUnknown > 0,
-		FdPollsPerCall:   per(s.FdPolls, s.Calls),
-		ReadyPerCall:     per(s.Ready, s.Calls),
-		Efficiency:       per(s.Ready, s.FdPolls),
-		BytesPerCall:     per(s.BytesIn+s.BytesOut, s.Calls),
-		WakeupsPerCall:   per(s.Wakeups, s.Calls),
-		SleepsPerCall:    per(s.Sleeps, s.Calls),
-		LatencyP50:       s.Latency.Quantile(0.5),
-		LatencyP99:       s.Latency.Quantile(0.99),
-		ReadyListPerCall: per(s.ReadyListAtEntry.Sum, s.Calls),
-		ErrorsPerCall:    per(s.Errors, s.Calls),
+	f.Calls = d.Calls
+	f.Latency = d.Latency
+	if f.Seconds > 0 {
+		f.CallsPerSec = float64(d.Calls) / f.Seconds
+		f.BytesPerSec = float64(d.BytesIn+d.BytesOut) / f.Seconds
+		f.BlockedFrac = float64(d.BlockedNs) / 1e9 / f.Seconds
 	}
-	if f.FdsUnknown {
-		f.FdsPerCall = 0
-	}
-	if f.Efficiency > 1 {
+	f.FdsKnown = d.FdsWatchedUnknown == 0
+	if d.FdPolls > 0 {
+		f.HasEfficiency = true
 		// select counts an fd once per set it is ready in, so ready can
-		// exceed the fds checked; efficiency is capped at 100%.
-		f.Efficiency = 1
+		// exceed the checks made: cap at 100%.
+		f.Efficiency = math.Min(1, float64(d.Ready)/float64(d.FdPolls))
 	}
-	if seconds > 0 {
-		f.CallsPerSec = float64(s.Calls) / seconds
-		f.BytesPerSec = float64(s.BytesIn+s.BytesOut) / seconds
+	if d.Calls == 0 {
+		return f
 	}
+	n := float64(d.Calls)
+	f.FdsPerCall = float64(d.FdsWatched) / n
+	f.FdPollsPerCall = float64(d.FdPolls) / n
+	f.ReadyPerCall = float64(d.Ready) / n
+	f.BytesPerCall = float64(d.BytesIn+d.BytesOut) / n
+	f.WakeupsPerCall = float64(d.Wakeups) / n
+	f.SleepsPerCall = float64(d.Sleeps) / n
+	if d.Errors < d.Calls {
+		f.ReadyListPerCall = float64(d.ReadyListAtEntry.Sum) / float64(d.Calls-d.Errors)
+	}
+	f.P50 = d.Latency.Quantile(0.5)
+	f.P99 = d.Latency.Quantile(0.99)
 	return f
 }
 

@@ -225,21 +225,22 @@ func TestReadDocumentErrors(t *testing.T) {
 
 func TestDerive(t *testing.T) {
 	s := &Stats{Calls: 10, FdsWatched: 10000, FdPolls: 15000, Ready: 30, BytesIn: 80000, BytesOut: 20000,
-		Wakeups: 5, Sleeps: 5, Errors: 1, ReadyListAtEntry: MaxSum{Sum: 20, Max: 4}}
+		Wakeups: 5, Sleeps: 5, Errors: 2, BlockedNs: 1e9, ReadyListAtEntry: MaxSum{Sum: 24, Max: 4}}
 	for i := 0; i < 10; i++ {
 		s.Latency.Observe(1000)
 	}
-	f := Derive(s, 2)
-	want := Figures{Calls: 10, CallsPerSec: 5, FdsPerCall: 1000, FdPollsPerCall: 1500, ReadyPerCall: 3,
-		Efficiency: 0.002, BytesPerCall: 10000, BytesPerSec: 50000, WakeupsPerCall: 0.5, SleepsPerCall: 0.5,
-		LatencyP50: 1000, LatencyP99: 1000, ReadyListPerCall: 2, ErrorsPerCall: 0.1}
+	f := Derive(s, 2*time.Second)
+	f.Latency = Histogram{}
+	want := Figures{Calls: 10, Seconds: 2, CallsPerSec: 5, FdsPerCall: 1000, FdsKnown: true, FdPollsPerCall: 1500,
+		ReadyPerCall: 3, Efficiency: 0.002, HasEfficiency: true, BytesPerCall: 10000, BytesPerSec: 50000,
+		WakeupsPerCall: 0.5, SleepsPerCall: 0.5, P50: 1000, P99: 1000, ReadyListPerCall: 3, BlockedFrac: 0.5}
 	if f != want {
 		t.Fatalf("Derive =\n%+v\nwant\n%+v", f, want)
 	}
-	if f := Derive(&Stats{}, 1); f != (Figures{}) {
+	if f := Derive(&Stats{}, time.Second); f != (Figures{Seconds: 1, FdsKnown: true}) {
 		t.Fatalf("no calls: %+v", f)
 	}
-	if f := Derive(&Stats{Calls: 2, FdsWatched: 7, FdsWatchedUnknown: 1}, 0); !f.FdsUnknown || f.FdsPerCall != 0 {
+	if f := Derive(&Stats{Calls: 2, FdsWatched: 7, FdsWatchedUnknown: 1}, 0); f.FdsKnown {
 		t.Fatalf("unknown fds: %+v", f)
 	}
 	// select counts readiness per set: ready may exceed fd_polls.

@@ -1,0 +1,207 @@
+package ui
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/iotrace/iotrace/internal/model"
+)
+
+// procColumn describes one column of the process table; the same list
+// drives the header, the cells and the sort keys.
+type procColumn struct {
+	title string
+	// desc is the natural order: busiest first for figures, ascending for
+	// names and ids.
+	desc  bool
+	left  bool
+	cell  func(r *Row, interval bool) string
+	value func(r *Row) float64 // nil: sort by text
+	text  func(r *Row) string
+}
+
+func familiesText(fs []model.Family) string {
+	if len(fs) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = string(f)
+	}
+	return strings.Join(parts, "+")
+}
+
+// rate shows a figure only once there is an interval.
+func rate(interval bool, v float64, f func(float64) string) string {
+	if !interval {
+		return "-"
+	}
+	return f(v)
+}
+
+// perCall shows a per-call figure only when the interval has calls.
+func perCall(r *Row, interval bool, v float64, f func(float64) string) string {
+	if !interval || r.Fig.Calls == 0 {
+		return "-"
+	}
+	return f(v)
+}
+
+var procColumns = []procColumn{
+	{title: "PID", left: false,
+		cell:  func(r *Row, _ bool) string { return strconv.Itoa(keyID(r.Key)) },
+		value: func(r *Row) float64 { return float64(keyID(r.Key)) }},
+	{title: "COMM", left: true,
+		cell: func(r *Row, _ bool) string { return r.Comm },
+		text: func(r *Row) string { return strings.ToLower(r.Comm) }},
+	{title: "MODEL", left: true,
+		cell: func(r *Row, _ bool) string { return familiesText(r.Families) },
+		text: func(r *Row) string { return familiesText(r.Families) }},
+	{title: "CALLS/s", desc: true,
+		cell:  func(r *Row, iv bool) string { return rate(iv, r.Fig.CallsPerSec, Num) },
+		value: func(r *Row) float64 { return r.Fig.CallsPerSec }},
+	{title: "FDS/CALL", desc: true,
+		cell: func(r *Row, iv bool) string {
+			if iv && r.Fig.Calls > 0 && !r.Fig.FdsKnown {
+				return "n/a"
+			}
+			return perCall(r, iv, r.Fig.FdsPerCall, Num)
+		},
+		value: func(r *Row) float64 { return r.Fig.FdsPerCall }},
+	{title: "POLLS/CALL", desc: true,
+		cell:  func(r *Row, iv bool) string { return perCall(r, iv, r.Fig.FdPollsPerCall, Num) },
+		value: func(r *Row) float64 { return r.Fig.FdPollsPerCall }},
+	{title: "BYTES/s", desc: true,
+		cell:  func(r *Row, iv bool) string { return rate(iv, r.Fig.BytesPerSec, HumanBytes) },
+		value: func(r *Row) float64 { return r.Fig.BytesPerSec }},
+	{title: "P99", desc: true,
+		cell: func(r *Row, iv bool) string {
+			return perCall(r, iv, float64(r.Fig.P99), func(v float64) string { return HumanDuration(uint64(v)) })
+		},
+		value: func(r *Row) float64 { return float64(r.Fig.P99) }},
+	{title: "WAKE/CALL", desc: true,
+		cell:  func(r *Row, iv bool) string { return perCall(r, iv, r.Fig.WakeupsPerCall, Num) },
+		value: func(r *Row) float64 { return r.Fig.WakeupsPerCall }},
+	{title: "READY/CALL", desc: true,
+		cell:  func(r *Row, iv bool) string { return perCall(r, iv, r.Fig.ReadyPerCall, Num) },
+		value: func(r *Row) float64 { return r.Fig.ReadyPerCall }},
+	{title: "CALLS", desc: true,
+		cell:  func(r *Row, _ bool) string { return Num(float64(r.TotalCalls)) },
+		value: func(r *Row) float64 { return float64(r.TotalCalls) }},
+}
+
+// defaultSort is CALLS/s.
+const defaultSort = 3
+
+func keyID(k RowKey) int {
+	if k.IsThread() {
+		return k.Tid
+	}
+	return k.Pid
+}
+
+// sortRows orders rows (and, recursively, their threads) by column col,
+// reversed from its natural order when reverse is set. Ties keep pid order.
+func sortRows(rows []*Row, col int, reverse bool) []*Row {
+	c := procColumns[col]
+	out := append([]*Row(nil), rows...)
+	less := func(a, b *Row) bool {
+		var cmp int
+		if c.value != nil {
+			va, vb := c.value(a), c.value(b)
+			switch {
+			case va < vb:
+				cmp = -1
+			case va > vb:
+				cmp = 1
+			}
+		} else {
+			cmp = strings.Compare(c.text(a), c.text(b))
+		}
+		if c.desc {
+			cmp = -cmp
+		}
+		if reverse {
+			cmp = -cmp
+		}
+		if cmp != 0 {
+			return cmp < 0
+		}
+		return keyID(a.Key) < keyID(b.Key)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return less(out[i], out[j]) })
+	for i, r := range out {
+		if len(r.Threads) > 0 {
+			cp := *r
+			cp.Threads = sortRows(r.Threads, col, reverse)
+			out[i] = &cp
+		}
+	}
+	return out
+}
+
+// matches reports whether a row matches a filter: a case-insensitive
+// substring of the comm, or a prefix of the pid/tid.
+func matches(r *Row, filter string) bool {
+	if filter == "" {
+		return true
+	}
+	f := strings.ToLower(filter)
+	return strings.Contains(strings.ToLower(r.Comm), f) || strings.HasPrefix(strconv.Itoa(keyID(r.Key)), f)
+}
+
+// filterRows keeps the processes that match the filter or have a thread
+// that does. A process that matches keeps all its threads; otherwise only
+// its matching threads are kept.
+func filterRows(rows []*Row, filter string) []*Row {
+	if filter == "" {
+		return rows
+	}
+	var out []*Row
+	for _, r := range rows {
+		if matches(r, filter) {
+			out = append(out, r)
+			continue
+		}
+		var ts []*Row
+		for _, t := range r.Threads {
+			if matches(t, filter) {
+				ts = append(ts, t)
+			}
+		}
+		if len(ts) > 0 {
+			cp := *r
+			cp.Threads = ts
+			cp.threadMatch = true
+			out = append(out, &cp)
+		}
+	}
+	return out
+}
+
+// tableLine is one line of the process table.
+type tableLine struct {
+	row        *Row
+	expandable bool
+	expanded   bool
+	lastThread bool
+}
+
+// flatten lists the processes with the threads of the expanded ones (all of
+// them when expandAll) below each. A process listed only because a filter
+// matched some of its threads shows those threads.
+func flatten(rows []*Row, expanded map[int]bool, expandAll bool) []tableLine {
+	var out []tableLine
+	for _, r := range rows {
+		canExpand := len(r.Threads) > 1 || (len(r.Threads) == 1 && r.Threads[0].Key.Tid != r.Key.Pid)
+		exp := canExpand && (expandAll || expanded[r.Key.Pid] || r.threadMatch)
+		out = append(out, tableLine{row: r, expandable: canExpand, expanded: exp})
+		if exp {
+			for i, t := range r.Threads {
+				out = append(out, tableLine{row: t, lastThread: i == len(r.Threads)-1})
+			}
+		}
+	}
+	return out
+}
