@@ -6,7 +6,7 @@ BIN     ?= bin/iotrace
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build generate check-generated test test-unit fuzz lint run clean
+.PHONY: all build generate check-generated test test-unit fuzz lint run demo clean
 
 all: build
 
@@ -42,6 +42,10 @@ lint:
 run: build
 	@test -n "$(PID)" || { echo "usage: sudo make run PID=<pid>"; exit 2; }
 	./$(BIN) --pid $(PID) $(ARGS)
+
+# The built-in workloads side by side on the dashboard: sudo make demo
+demo: build
+	./$(BIN) $(ARGS)
 
 clean:
 	rm -rf bin

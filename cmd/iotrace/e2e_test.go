@@ -230,7 +230,10 @@ func TestBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no target", []string{"--no-tui"}, "nothing to trace"},
+		{"bad demo model", []string{"--no-tui", "--demo-models", "kqueue"}, `--demo-models: unknown workload model "kqueue"`},
+		{"bad demo load", []string{"--no-tui", "--demo-fds", "2", "--demo-active", "5"}, "invalid demo load"},
+		{"events without output", []string{"--pid", "1", "--events"}, "--events records every call into the trace file: it needs -o FILE"},
+		{"bad format", []string{"--pid", "1", "--format", "xml"}, `invalid format "xml"`},
 		{"missing pid", []string{"--pid", "999999999", "--no-tui"}, "no such process: 999999999"},
 		{"pid not a number", []string{"--pid", "abc"}, `invalid argument "abc"`},
 		{"zero pid", []string{"--pid", "0"}, "invalid pid 0"},

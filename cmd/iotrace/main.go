@@ -60,11 +60,18 @@ between user and kernel, wakeups, time blocked, latency, and epoll ready-list
 lengths. See docs/metrics.md for what each figure means.
 
 Targets: --pid, --comm, --all, or a command after "--" (its children are
-followed). Without a terminal, or with --no-tui, iotrace prints a table every
-interval and a summary at the end. -o writes a JSON trace (docs/trace-format.md).
+followed). With no target, iotrace runs its built-in select, poll and epoll
+workloads side by side on the same load and traces them (keys in the
+dashboard change the load for all of them).
+
+On a terminal iotrace shows a live dashboard (? lists its keys). Without a
+terminal, or with --no-tui, it prints a table every interval and a summary at
+the end. -o writes a trace file (docs/trace-format.md).
 SIGINT or SIGTERM ends the run cleanly: probes are detached and the output is
 written in full.`,
-		Example: `  sudo iotrace --pid 1234 --no-tui -d 10s -o trace.json
+		Example: `  sudo iotrace                                   # built-in workloads, side by side
+  sudo iotrace --pid 1234
+  sudo iotrace --pid 1234 --no-tui -d 10s -o trace.json
   sudo iotrace -- python3 -m http.server
   sudo iotrace --comm nginx -i 5s
   sudo iotrace probes`,
@@ -93,6 +100,12 @@ written in full.`,
 	f.StringVar(&o.format, "format", "json", "trace file format: json (written at exit), jsonl (streamed), chrome (Perfetto)")
 	f.BoolVar(&o.events, "events", false, "also record one event per call in the trace file (needs -o)")
 	f.IntVar(&o.evLimit, "events-limit", 1000000, "keep at most `N` per-call events (0: no limit); the rest are counted")
+	f.StringSliceVar(&o.demoModels, "demo-models", []string{"select", "poll", "epoll-lt", "epoll-et"}, "without a target: the built-in workloads to run side by side")
+	f.IntVar(&o.demoFds, "demo-fds", 256, "without a target: connections each workload holds")
+	f.IntVar(&o.demoActive, "demo-active", 1, "without a target: connections the load is sent to")
+	f.Float64Var(&o.demoRate, "demo-rate", 10000, "without a target: messages per second per workload (0: as fast as possible)")
+	f.IntVar(&o.demoSize, "demo-size", 64, "without a target: bytes per message")
+	f.BoolVar(&o.demoTCP, "demo-tcp", false, "without a target: loopback TCP connections instead of socketpairs")
 	cmd.Flags().SortFlags = false
 
 	cmd.AddCommand(newProbesCmd(), newVersionCmd(), newWorkloadCmd(), newGateCmd())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -11,11 +12,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/iotrace/iotrace/internal/collector"
 	"github.com/iotrace/iotrace/internal/model"
 	"github.com/iotrace/iotrace/internal/report"
 	"github.com/iotrace/iotrace/internal/trace"
+	"github.com/iotrace/iotrace/internal/ui"
+	"github.com/iotrace/iotrace/internal/workloads"
 )
 
 const defaultInterval = time.Second
@@ -35,6 +39,19 @@ type traceOptions struct {
 	events    bool
 	evLimit   int
 	command   []string
+
+	// The built-in workloads, when no target is given.
+	demoModels []string
+	demoFds    int
+	demoActive int
+	demoRate   float64
+	demoSize   int
+	demoTCP    bool
+}
+
+// demoMode is a run with no target: the built-in workloads side by side.
+func (o *traceOptions) demoMode() bool {
+	return len(o.pids) == 0 && o.comm == "" && !o.all && len(o.command) == 0
 }
 
 func (o *traceOptions) validate() (collector.Mode, error) {
@@ -57,21 +74,26 @@ func (o *traceOptions) validate() (collector.Mode, error) {
 	if o.duration < 0 {
 		return "", fmt.Errorf("--duration must not be negative, got %s", o.duration)
 	}
-	kinds := 0
-	for _, set := range []bool{len(o.pids) > 0, o.comm != "", o.all, len(o.command) > 0} {
-		if set {
-			kinds++
-		}
-	}
-	if kinds == 0 {
-		return "", errors.New("nothing to trace: give --pid PID, --comm NAME, --all, or -- COMMAND")
-	}
-	if o.all && kinds > 1 {
+	if o.all && (len(o.pids) > 0 || o.comm != "" || len(o.command) > 0) {
 		return "", errors.New("--all traces every process: it cannot be combined with --pid, --comm or a command")
 	}
 	for _, p := range o.pids {
 		if p <= 0 {
 			return "", fmt.Errorf("invalid pid %d", p)
+		}
+	}
+	if o.demoMode() {
+		for _, m := range o.demoModels {
+			if _, err := workloads.ParseModel(m); err != nil {
+				return "", fmt.Errorf("--demo-models: %v", err)
+			}
+		}
+		if len(o.demoModels) == 0 {
+			return "", errors.New("--demo-models is empty")
+		}
+		if o.demoFds < 1 || o.demoActive < 0 || o.demoActive > o.demoFds || o.demoRate < 0 || o.demoSize < 1 {
+			return "", fmt.Errorf("invalid demo load: --demo-fds %d, --demo-active %d, --demo-rate %g, --demo-size %d (need fds >= 1, 0 <= active <= fds, rate >= 0, size >= 1)",
+				o.demoFds, o.demoActive, o.demoRate, o.demoSize)
 		}
 	}
 	return mode, nil
@@ -85,23 +107,41 @@ func unwrapPathError(err error) error {
 	return err
 }
 
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// session is one tracing run.
+type session struct {
+	o     *traceOptions
+	out   io.Writer // text tables and the summary
+	col   *collector.Collector
+	sink  trace.Sink
+	demo  *demo
+	child *exec.Cmd // the command after "--"
+	// text is false while the dashboard owns the terminal.
+	text bool
+}
+
 func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 	mode, err := o.validate()
 	if err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
-	out2 := cmd.ErrOrStderr()
+	r := &session{o: o, out: cmd.OutOrStdout()}
+	stdout, isFile := r.out.(*os.File)
+	r.text = o.noTUI || !isFile || !isTerminal(stdout) || !isTerminal(os.Stdin)
 
-	var sink trace.Sink
 	if o.output != "" {
 		format, _ := trace.ParseFormat(o.format)
-		if sink, err = trace.Create(o.output, format, trace.Options{EventsLimit: o.evLimit}); err != nil {
+		if r.sink, err = trace.Create(o.output, format, trace.Options{EventsLimit: o.evLimit}); err != nil {
 			return err
 		}
 		defer func() {
 			if err != nil {
-				sink.Abort()
+				r.sink.Abort()
 			}
 		}()
 	}
@@ -110,49 +150,121 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 	defer stop()
 
 	pids := append([]int(nil), o.pids...)
-	var child *exec.Cmd
 	var gate *os.File
 	if len(o.command) > 0 {
-		child, gate, err = startGated(o.command)
+		r.child, gate, err = startGated(o.command)
 		if err != nil {
 			return err
 		}
-		pids = append(pids, child.Process.Pid)
+		pids = append(pids, r.child.Process.Pid)
 		defer func() {
 			if gate != nil { // never released: do not leave it behind
 				gate.Close()
-				child.Wait()
+				r.child.Wait()
 			}
 		}()
 	}
 
 	copts := collector.Options{Mode: mode, Pids: pids, Comm: o.comm, All: o.all, NoFollow: o.noFollow}
 	if o.events {
-		copts.OnCall = sink.Event
+		copts.OnCall = r.sink.Event
 	}
-	col, err := collector.New(copts)
-	if err != nil {
+	if r.col, err = collector.New(copts); err != nil {
 		return err
 	}
-	defer col.Close()
+	defer r.col.Close()
+	m, why := r.col.Mode()
+	fmt.Fprintf(cmd.ErrOrStderr(), "iotrace: tracing with %s probes (%s)\n", m, why)
 
-	m, why := col.Mode()
-	fmt.Fprintf(out2, "iotrace: tracing with %s probes (%s)\n", m, why)
+	if o.demoMode() {
+		models := make([]workloads.Model, len(o.demoModels))
+		for i, s := range o.demoModels {
+			models[i], _ = workloads.ParseModel(s)
+		}
+		params := ui.LoadParams{Fds: o.demoFds, Active: o.demoActive, Rate: o.demoRate}
+		if r.demo, err = newDemo(ctx, models, params, o.demoSize, o.demoTCP); err != nil {
+			return err
+		}
+		r.demo.track = r.col.AddTarget
+		if err := r.demo.start(); err != nil {
+			return err
+		}
+		defer r.demo.stop()
+	}
+
 	if o.readyFile != "" {
 		if err := os.WriteFile(o.readyFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
 			return fmt.Errorf("cannot write ready file %s: %v", o.readyFile, unwrapPathError(err))
 		}
 	}
-
-	childDone := make(chan int, 1)
-	if child != nil {
+	if gate != nil {
 		if _, err := gate.Write([]byte{'g'}); err != nil {
 			return fmt.Errorf("releasing %s: %w", o.command[0], err)
 		}
 		gate.Close()
 		gate = nil
+	}
+
+	var res loopResult
+	if r.text {
+		res = r.loop(ctx)
+	} else {
+		res, err = r.dashboard(ctx)
+		if err != nil {
+			return err
+		}
+	}
+	if res.err != nil {
+		return res.err
+	}
+	stop() // a second SIGINT now kills iotrace the default way
+	return r.finish(res)
+}
+
+// dashboard runs the loop (recording only) behind the terminal dashboard
+// until either ends.
+func (r *session) dashboard(ctx context.Context) (loopResult, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan loopResult, 1)
+	go func() {
+		done <- r.loop(ctx)
+		cancel() // the run ended by itself: close the dashboard
+	}()
+	if err := r.col.EnableStats(); err != nil {
+		// The header says why the tracer's cost is not shown.
+		_ = err
+	}
+	m, why := r.col.Mode()
+	info := ui.Info{ProbeMode: string(m), ModeReason: why, Interval: r.o.interval}
+	var dm ui.Demo
+	if r.demo != nil {
+		dm = r.demo
+	}
+	uiErr := ui.Run(ctx, r.col, info, r.col.Cost, dm)
+	cancel()
+	res := <-done
+	if uiErr != nil {
+		return res, fmt.Errorf("dashboard: %w", uiErr)
+	}
+	return res, nil
+}
+
+type loopResult struct {
+	prev       *model.Snapshot
+	last       time.Time
+	exitStatus *int
+	err        error
+}
+
+// loop takes a snapshot every interval, prints it (text mode) and records
+// it (-o), until a signal, the duration, the targets' exit or ctx ends it.
+func (r *session) loop(ctx context.Context) (res loopResult) {
+	o := r.o
+	childDone := make(chan int, 1)
+	if r.child != nil {
 		go func() {
-			err := child.Wait()
+			err := r.child.Wait()
 			status := 0
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -166,10 +278,11 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 	}
 
 	live := map[int]bool{}
-	for _, p := range pids {
+	for _, p := range o.pids {
 		live[p] = true
 	}
-	waitForTargets := !o.all && o.comm == ""
+	// Runs that name their targets end when those are gone.
+	waitForTargets := len(o.pids) > 0 && r.child == nil && r.demo == nil
 
 	var deadline <-chan time.Time
 	if o.duration > 0 {
@@ -180,31 +293,27 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 	ticker := time.NewTicker(o.interval)
 	defer ticker.Stop()
 
-	var exitStatus *int
-	prev, err := col.Snapshot()
-	if err != nil {
-		return err
+	if res.prev, res.err = r.col.Snapshot(); res.err != nil {
+		return res
 	}
-	last := time.Now()
-	if b, ok := sink.(trace.Beginner); ok {
-		m := prev.Meta
-		m.Interval = o.interval
-		m.Command = o.command
-		if err := b.Begin(m); err != nil {
-			return err
+	res.last = time.Now()
+	if b, ok := r.sink.(trace.Beginner); ok {
+		m := res.prev.Meta
+		m.Interval, m.Command = o.interval, o.command
+		if res.err = b.Begin(m); res.err != nil {
+			return res
 		}
 	}
-	events := col.Events()
-loop:
+	events := r.col.Events()
 	for {
 		select {
 		case <-ctx.Done():
-			break loop
+			return res
 		case <-deadline:
-			break loop
+			return res
 		case st := <-childDone:
-			exitStatus = &st
-			break loop
+			res.exitStatus = &st
+			return res
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
@@ -215,46 +324,56 @@ loop:
 				live[ev.Pid] = true
 			case collector.EventExit:
 				delete(live, ev.Pid)
-				if waitForTargets && len(live) == 0 && child == nil {
-					break loop
+				if waitForTargets && len(live) == 0 {
+					return res
 				}
 			}
 		case now := <-ticker.C:
-			cur, err := col.Snapshot()
+			cur, err := r.col.Snapshot()
 			if err != nil {
-				return err
+				res.err = err
+				return res
 			}
-			if err := report.Interval(out, cur, prev, now, now.Sub(last)); err != nil {
-				return err
+			if r.text {
+				if err := report.Interval(r.out, cur, res.prev, now, now.Sub(res.last)); err != nil {
+					res.err = err
+					return res
+				}
+				fmt.Fprintln(r.out)
 			}
-			fmt.Fprintln(out)
-			if sink != nil {
-				if err := sink.Interval(model.Delta(prev, cur, last, now)); err != nil {
-					return err
+			if r.sink != nil {
+				if err := r.sink.Interval(model.Delta(res.prev, cur, res.last, now)); err != nil {
+					res.err = err
+					return res
 				}
 			}
-			prev, last = cur, now
+			res.prev, res.last = cur, now
 		}
 	}
-	stop() // a second SIGINT now kills iotrace the default way
+}
 
-	final, err := col.Snapshot()
+// finish detaches, writes the trace file complete and prints the summary.
+func (r *session) finish(res loopResult) error {
+	final, err := r.col.Snapshot()
 	if err != nil {
 		return err
 	}
-	col.Close() // detaches, and delivers the last per-call events
+	if r.demo != nil {
+		r.demo.stop()
+	}
+	r.col.Close() // detaches, and delivers the last per-call events
 	end := time.Now()
 	final.Meta.Ended = end
-	final.Meta.Command = o.command
-	final.Meta.ExitStatus = exitStatus
-	final.Meta.Interval = o.interval
-	if sink != nil {
-		if err := sink.Interval(model.Delta(prev, final, last, end)); err != nil {
+	final.Meta.Command = r.o.command
+	final.Meta.ExitStatus = res.exitStatus
+	final.Meta.Interval = r.o.interval
+	if r.sink != nil {
+		if err := r.sink.Interval(model.Delta(res.prev, final, res.last, end)); err != nil {
 			return err
 		}
-		if err := sink.Close(final); err != nil {
+		if err := r.sink.Close(final); err != nil {
 			return err
 		}
 	}
-	return report.Summary(out, final)
+	return report.Summary(r.out, final)
 }

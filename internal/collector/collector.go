@@ -6,6 +6,7 @@ package collector
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -68,9 +69,12 @@ type Collector struct {
 	reader     *ringbuf.Reader
 	callReader *ringbuf.Reader
 	callsDone  chan struct{}
-	events     chan ProcEvent
-	done       chan struct{}
-	opts       Options
+	// statsCloser keeps the kernel's BPF run-time stats on (EnableStats).
+	statsCloser io.Closer
+	statsWhy    string
+	events      chan ProcEvent
+	done        chan struct{}
+	opts        Options
 
 	mu          sync.Mutex
 	procs       map[int]*procInfo
@@ -338,8 +342,11 @@ func (c *Collector) Mode() (Mode, string) { return c.mode, c.modeReason }
 func (c *Collector) Events() <-chan ProcEvent { return c.events }
 
 // AddTarget starts tracing a process (all its threads) and seeds the sizes
-// of its existing epoll instances from /proc.
+// of its existing epoll instances from /proc: once before the process
+// becomes a target, so that its first calls find them, and once after, to
+// catch epoll_ctl calls made in between.
 func (c *Collector) AddTarget(tgid int) error {
+	c.noteProcess(tgid)
 	one := uint8(1)
 	key := uint32(tgid)
 	if err := c.objs.Targets.Update(&key, &one, ebpf.UpdateAny); err != nil {
@@ -447,6 +454,10 @@ func (c *Collector) Close() error {
 		<-c.callsDone
 		c.callReader.Close()
 		c.callReader = nil
+	}
+	if c.statsCloser != nil {
+		c.statsCloser.Close()
+		c.statsCloser = nil
 	}
 	if c.coll != nil {
 		c.coll.Close()

@@ -12,8 +12,8 @@ type Figures struct {
 	Calls       uint64  `json:"calls"`   // calls in the period
 	Seconds     float64 `json:"seconds"` // period length
 	CallsPerSec float64 `json:"calls_per_sec"`
-	// FdsPerCall is the mean interest set size; FdsKnown is false when some
-	// epoll instance's size was unknown (docs/metrics.md, fds_watched).
+	// FdsPerCall is the mean interest set size over the calls whose size
+	// was known; FdsKnown is false when no call's was (docs/metrics.md).
 	FdsPerCall     float64 `json:"fds_per_call"`
 	FdsKnown       bool    `json:"fds_known"`
 	FdPollsPerCall float64 `json:"fd_polls_per_call"`
@@ -54,7 +54,6 @@ func Derive(d *Stats, dt time.Duration) Figures {
 		f.BytesPerSec = float64(d.BytesIn+d.BytesOut) / f.Seconds
 		f.BlockedFrac = float64(d.BlockedNs) / 1e9 / f.Seconds
 	}
-	f.FdsKnown = d.FdsWatchedUnknown == 0
 	if d.FdPolls > 0 {
 		f.HasEfficiency = true
 		// select counts an fd once per set it is ready in, so ready can
@@ -65,7 +64,7 @@ func Derive(d *Stats, dt time.Duration) Figures {
 		return f
 	}
 	n := float64(d.Calls)
-	f.FdsPerCall = float64(d.FdsWatched) / n
+	f.FdsPerCall, f.FdsKnown = d.FdsPerCall()
 	f.FdPollsPerCall = float64(d.FdPolls) / n
 	f.ReadyPerCall = float64(d.Ready) / n
 	f.BytesPerCall = float64(d.BytesIn+d.BytesOut) / n

@@ -129,11 +129,12 @@ type statsJSON struct {
 	FdsWatchedUnknown uint64  `json:"fds_watched_unknown_calls,omitempty"`
 }
 
-// MarshalJSON writes fds_watched as null when some calls' interest list size
-// was unknown, with the number of such calls beside it.
+// MarshalJSON writes fds_watched as the sum over the calls whose interest
+// list size was known, with the number of the others beside it; null only
+// when no call's size was known.
 func (s Stats) MarshalJSON() ([]byte, error) {
 	j := statsJSON{statsAlias: statsAlias(s), FdsWatchedUnknown: s.FdsWatchedUnknown}
-	if s.FdsWatchedUnknown == 0 {
+	if s.FdsWatchedUnknown == 0 || s.FdsWatchedUnknown < s.Calls {
 		v := s.FdsWatched
 		j.FdsWatched = &v
 	}

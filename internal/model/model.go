@@ -107,8 +107,7 @@ type Stats struct {
 	BlockedNs     uint64 `json:"blocked_ns"`
 	MaxeventsHits uint64 `json:"maxevents_hits"`
 	// FdsWatchedUnknown counts epoll waits on an instance whose interest
-	// list size iotrace did not know; while it is non-zero FdsWatched is a
-	// partial sum and is reported as unavailable.
+	// list size iotrace did not know (yet); FdsWatched sums the other calls.
 	FdsWatchedUnknown  uint64            `json:"-"`
 	ErrorsByErrno      map[string]uint64 `json:"errors_by_errno,omitempty"`
 	Latency            Histogram         `json:"latency_ns"`
@@ -192,6 +191,16 @@ func (s *Stats) Sub(prev *Stats) *Stats {
 
 // SyscallStats maps each syscall a thread or process made to its figures.
 type SyscallStats map[Syscall]*Stats
+
+// FdsPerCall is the mean interest-set size over the calls whose size was
+// known; ok is false when there were none.
+func (s *Stats) FdsPerCall() (v float64, ok bool) {
+	known := s.Calls - s.FdsWatchedUnknown
+	if s.FdsWatchedUnknown > s.Calls || known == 0 {
+		return 0, false
+	}
+	return float64(s.FdsWatched) / float64(known), true
+}
 
 // Total sums every syscall in the map that satisfies keep (all if nil).
 func (m SyscallStats) Total(keep func(Syscall) bool) *Stats {

@@ -240,7 +240,11 @@ func TestDerive(t *testing.T) {
 	if f := Derive(&Stats{}, time.Second); f != (Figures{Seconds: 1, FdsKnown: true}) {
 		t.Fatalf("no calls: %+v", f)
 	}
-	if f := Derive(&Stats{Calls: 2, FdsWatched: 7, FdsWatchedUnknown: 1}, 0); f.FdsKnown {
+	// One of two calls had an unknown interest list: the mean is over the other.
+	if f := Derive(&Stats{Calls: 2, FdsWatched: 7, FdsWatchedUnknown: 1}, 0); !f.FdsKnown || f.FdsPerCall != 7 {
+		t.Fatalf("partly unknown fds: %+v", f)
+	}
+	if f := Derive(&Stats{Calls: 2, FdsWatchedUnknown: 2}, 0); f.FdsKnown || f.FdsPerCall != 0 {
 		t.Fatalf("unknown fds: %+v", f)
 	}
 	// select counts readiness per set: ready may exceed fd_polls.

@@ -71,16 +71,16 @@ func Table(w io.Writer, rows []Row) error {
 	return tw.Flush()
 }
 
-// FdsPerCall is the mean number of watched fds per call, or "n/a" when the
-// interest list size of some epoll instance was unknown.
+// FdsPerCall is the mean number of watched fds per call (over the calls
+// whose epoll interest-list size was known), or "n/a" when none was.
 func FdsPerCall(s *model.Stats) string {
-	if s.FdsWatchedUnknown > 0 {
-		return "n/a"
-	}
 	if s.Calls == 0 {
 		return "0"
 	}
-	v := float64(s.FdsWatched) / float64(s.Calls)
+	v, ok := s.FdsPerCall()
+	if !ok {
+		return "n/a"
+	}
 	if v == float64(uint64(v)) {
 		return fmt.Sprintf("%d", uint64(v))
 	}

@@ -45,7 +45,8 @@ func TestFdsPerCall(t *testing.T) {
 		{model.Stats{Calls: 0}, "0"},
 		{model.Stats{Calls: 4, FdsWatched: 12}, "3"},
 		{model.Stats{Calls: 4, FdsWatched: 10}, "2.5"},
-		{model.Stats{Calls: 4, FdsWatched: 10, FdsWatchedUnknown: 1}, "n/a"},
+		{model.Stats{Calls: 4, FdsWatched: 10, FdsWatchedUnknown: 1}, "3.3"},
+		{model.Stats{Calls: 4, FdsWatchedUnknown: 4}, "n/a"},
 	} {
 		if got := FdsPerCall(&c.s); got != c.want {
 			t.Errorf("FdsPerCall(%+v) = %q, want %q", c.s, got, c.want)

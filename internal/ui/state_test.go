@@ -36,8 +36,9 @@ func TestComputeFigures(t *testing.T) {
 			// 3 of 4 calls in [512,1024) (upper edge 1023), the 4th at 1 ms.
 			P50: 1023, P99: 1_000_000, Latency: withLatency.Latency,
 		}},
-		{"unknown interest list", unknown, time.Second, Figures{
-			Calls: 10, Seconds: 1, CallsPerSec: 10, FdsPerCall: 5, FdsKnown: false, FdPollsPerCall: 1,
+		// 2 of 10 calls had an unknown interest list: 50 fds over the other 8.
+		{"partly unknown interest list", unknown, time.Second, Figures{
+			Calls: 10, Seconds: 1, CallsPerSec: 10, FdsPerCall: 6.25, FdsKnown: true, FdPollsPerCall: 1,
 			ReadyPerCall: 1, Efficiency: 1, HasEfficiency: true, BytesPerSec: 120, BytesPerCall: 12,
 			WakeupsPerCall: 1, SleepsPerCall: 1,
 		}},

@@ -1,0 +1,44 @@
+package collector
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// EnableStats turns on the kernel's BPF run-time statistics while the
+// collector lives, so that Cost can report what iotrace's own programs cost.
+// The kernel then reads the clock twice per program run, a small overhead
+// that only the dashboard asks for.
+func (c *Collector) EnableStats() error {
+	closer, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		c.statsWhy = fmt.Sprintf("BPF stats unavailable: %s", describe(err))
+		return err
+	}
+	c.statsCloser = closer
+	return nil
+}
+
+// Cost returns the cumulative run time and run count of iotrace's BPF
+// programs, from the kernel's BPF stats; ok is false, with the reason, when
+// the stats are off.
+func (c *Collector) Cost() (runNs, runCount uint64, ok bool, why string) {
+	if c.statsCloser == nil {
+		why = c.statsWhy
+		if why == "" {
+			why = "BPF stats off"
+		}
+		return 0, 0, false, why
+	}
+	for _, p := range c.coll.Programs {
+		st, err := p.Stats()
+		if err != nil {
+			return 0, 0, false, "BPF stats: " + describe(err)
+		}
+		runNs += uint64(st.Runtime)
+		runCount += st.RunCount
+	}
+	return runNs, runCount, true, ""
+}
