@@ -412,3 +412,94 @@ func TestWorkloadsUnderTrace(t *testing.T) {
 		})
 	}
 }
+
+// TestDashboardInTmux runs `iotrace` with no arguments in a real terminal
+// (tmux, 120x40): the demo's select, poll and epoll columns must show calls
+// within a few seconds, q must end it within 2 s, no workload may be left
+// running and the terminal must be back out of the alternate screen.
+func TestDashboardInTmux(t *testing.T) {
+	requireRoot(t)
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("IOTRACE_CI") == "1" {
+			t.Fatal("tmux is not installed (.ci/run installs it)")
+		}
+		t.Skip("needs tmux")
+	}
+	bin := iotraceBin(t)
+	sock := filepath.Join(t.TempDir(), "tmux.sock")
+	tmux := func(args ...string) string {
+		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v: %s", args, err, out)
+		}
+		return string(out)
+	}
+	tmux("new-session", "-d", "-x", "120", "-y", "40", bin+"; echo EXITED rc=$?; sleep 60")
+	defer exec.Command("tmux", "-S", sock, "kill-server").Run()
+
+	var screen string
+	var pids []int
+	deadline := time.Now().Add(15 * time.Second)
+	for ; time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		screen = tmux("capture-pane", "-p")
+		var calls []string
+		for _, l := range strings.Split(screen, "\n") {
+			// The comparison's row: "║calls/s   N   N   N   N   ║" (the
+			// detail view may follow on the same line).
+			parts := strings.Split(l, "║")
+			if len(parts) < 3 {
+				continue
+			}
+			if f := strings.Fields(parts[1]); len(f) == 5 && f[0] == "calls/s" {
+				calls = f[1:]
+			}
+		}
+		ok := strings.Contains(screen, "select") && strings.Contains(screen, "poll") &&
+			strings.Contains(screen, "epoll-lt") && strings.Contains(screen, "epoll-et") && len(calls) == 4
+		for _, c := range calls {
+			ok = ok && c != "0" && c != "-"
+		}
+		if ok {
+			pids = demoPids(screen)
+			break
+		}
+	}
+	if pids == nil {
+		t.Fatalf("no select/poll/epoll columns with calls within 15s; screen (%d bytes):\n%s", len(screen), screen)
+	}
+	start := time.Now()
+	tmux("send-keys", "q")
+	for time.Since(start) < 2*time.Second && !strings.Contains(screen, "EXITED") {
+		time.Sleep(50 * time.Millisecond)
+		screen = tmux("capture-pane", "-p")
+	}
+	if !strings.Contains(screen, "EXITED rc=0") {
+		t.Fatalf("q did not end iotrace within 2s (or it failed); screen:\n%s", screen)
+	}
+	t.Logf("q ended iotrace in %v", time.Since(start).Round(time.Millisecond))
+	if alt := strings.TrimSpace(tmux("display-message", "-p", "#{alternate_on}")); alt != "0" {
+		t.Errorf("terminal left in the alternate screen (alternate_on=%s)", alt)
+	}
+	if !strings.Contains(screen, "iotrace summary:") {
+		t.Errorf("no summary after the dashboard closed; screen:\n%s", screen)
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); err == nil {
+			t.Errorf("workload %d still running after iotrace ended", pid)
+		}
+	}
+}
+
+// demoPids reads the workload pids from the dashboard's process table.
+func demoPids(screen string) []int {
+	var pids []int
+	for _, l := range strings.Split(screen, "\n") {
+		f := strings.Fields(strings.Trim(l, "│ "))
+		if len(f) > 2 && f[1] == "▸" && f[2] == "iotrace" {
+			if pid, err := strconv.Atoi(f[0]); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
