@@ -495,7 +495,7 @@ func demoPids(screen string) []int {
 	var pids []int
 	for _, l := range strings.Split(screen, "\n") {
 		f := strings.Fields(strings.Trim(l, "│ "))
-		if len(f) > 2 && f[1] == "▸" && f[2] == "iotrace" {
+		if len(f) > 2 && f[1] == "▸" && strings.Contains("select poll epoll-lt epoll-et", f[2]) {
 			if pid, err := strconv.Atoi(f[0]); err == nil {
 				pids = append(pids, pid)
 			}

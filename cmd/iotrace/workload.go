@@ -59,6 +59,9 @@ the figures so far as one JSON line at the start and every interval.`,
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
+			// Name the process after its model (best effort): with several
+			// workloads side by side, their rows are then told apart.
+			workloads.SetProcessName(string(m))
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()

@@ -100,6 +100,7 @@ type reqKind int
 const (
 	reqCollect reqKind = iota
 	reqParams
+	reqStep // one sample even while paused
 )
 
 type request struct {
@@ -189,9 +190,19 @@ func (d *Dashboard) collect() {
 	if d.paused.Load() {
 		return
 	}
+	d.sample()
+}
+
+// sample pulls one sample and hands it to the UI goroutine. A snapshot
+// that carries its own end time (a replayed trace) is placed at that time,
+// so rates are those of the recording, not of the replay.
+func (d *Dashboard) sample() {
 	smp := Sample{At: d.now()}
 	snap, err := d.src.Snapshot()
 	smp.Snapshot = snap
+	if snap != nil && !snap.Meta.Ended.IsZero() {
+		smp.At = snap.Meta.Ended
+	}
 	if d.cost != nil {
 		c := &smp.Cost
 		c.RunNs, c.RunCount, c.OK, c.Why = d.cost()
@@ -224,6 +235,8 @@ func (d *Dashboard) serve(r request) {
 	switch r.kind {
 	case reqCollect:
 		d.collect()
+	case reqStep:
+		d.sample()
 	case reqParams:
 		err := d.demo.SetParams(r.params)
 		got := d.demo.Params()
@@ -335,6 +348,18 @@ func (d *Dashboard) actPause() bool {
 	} else {
 		d.ui.message = ""
 		d.send(request{kind: reqCollect})
+	}
+	d.requestRedraw()
+	return true
+}
+
+// actStep takes one sample while paused: with a replayed trace, the next
+// recorded interval.
+func (d *Dashboard) actStep() bool {
+	if !d.paused.Load() {
+		d.setMessage(false, "step works while paused: press p first")
+	} else {
+		d.send(request{kind: reqStep})
 	}
 	d.requestRedraw()
 	return true

@@ -472,6 +472,26 @@ func TestPause(t *testing.T) {
 	}
 }
 
+// TestStep: while paused, n pulls exactly one sample; unpaused it does not.
+func TestStep(t *testing.T) {
+	src := &fakeSource{snaps: fixture(true)}
+	h := newHarness(t, 120, 40, src, nil, nil)
+	h.tick()
+	n := src.count()
+	h.runes("n")
+	if src.count() != n {
+		t.Errorf("n while running pulled %d snapshots", src.count()-n)
+	}
+	h.runes("p")
+	h.runes("n")
+	if src.count() != n+1 {
+		t.Errorf("n while paused pulled %d snapshots, want 1", src.count()-n)
+	}
+	if _, _, ok := h.find("PAUSED"); !ok {
+		t.Errorf("stepping left the pause:\n%s", h.dump())
+	}
+}
+
 func TestDemoKeysSetParams(t *testing.T) {
 	snaps, models := demoFixture()
 	demo := &fakeDemo{params: LoadParams{Fds: 64, Active: 8}, models: models}

@@ -73,6 +73,7 @@ func keyTable(withDemo bool) []keyAction {
 		{actQuit, []keyBinding{runeKey('q'), specialKey(tcell.KeyCtrlC)}, "quit", (*Dashboard).actQuit},
 		{actHelp, []keyBinding{runeKey('?'), runeKey('h')}, "show/hide this help", (*Dashboard).actHelp},
 		{"pause", []keyBinding{runeKey('p')}, "pause/resume sampling", (*Dashboard).actPause},
+		{"step", []keyBinding{runeKey('n')}, "one step while paused", (*Dashboard).actStep},
 		{"next-view", []keyBinding{specialKey(tcell.KeyTab)}, "focus next view", func(d *Dashboard) bool { return d.actFocus(1) }},
 		{"prev-view", []keyBinding{specialKey(tcell.KeyBacktab)}, "focus previous view", func(d *Dashboard) bool { return d.actFocus(-1) }},
 		{"up", []keyBinding{specialKey(tcell.KeyUp), runeKey('k')}, "select previous row", func(d *Dashboard) bool { return d.actMove(-1) }},

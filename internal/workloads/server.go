@@ -23,8 +23,12 @@ type waiter interface {
 // ends or it has read cfg.Messages messages.
 func (w *Workload) serve(ready chan<- error) error {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	// The thread is renamed below, so it must not go back to Go's pool.
 	w.serverTID = unix.Gettid()
+	// Name the thread after its model, so that traces and the dashboard
+	// show which model a thread serves. Best effort, and through prctl:
+	// os.File would register with Go's netpoller (epoll_ctl) on this thread.
+	setThreadName(string(w.cfg.Model))
 
 	w.connRead = make([]int64, len(w.conns))
 	bufSize := w.cfg.readBufSize

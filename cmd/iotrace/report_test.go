@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotrace/iotrace/internal/model"
+	"github.com/iotrace/iotrace/internal/scenario"
+	"github.com/iotrace/iotrace/internal/trace"
+)
+
+// recordScenario traces the scenario as a command into a file of the given
+// format and returns the file with the scenario's result.
+func recordScenario(t *testing.T, format string, extra ...string) (string, scenario.Result) {
+	t.Helper()
+	bin := iotraceBin(t)
+	out := filepath.Join(t.TempDir(), "trace."+format)
+	args := append([]string{"--no-tui", "-o", out, "--format", format, "--probe-mode", probeModeArg()}, extra...)
+	args = append(args, "--", os.Args[0], "-test.run=^$")
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), scenario.HelperEnv+"=now")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v; stderr: %s", err, stderr.String())
+	}
+	for _, l := range strings.Split(stdout.String(), "\n") {
+		if strings.HasPrefix(l, `{"tid"`) {
+			res, err := scenario.ParseResult(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out, res
+		}
+	}
+	t.Fatalf("no scenario result in: %s", stdout.String())
+	return "", scenario.Result{}
+}
+
+// TestReportJSON: report --json gives each model's figures for the
+// scenario's process, from a trace in each form.
+func TestReportJSON(t *testing.T) {
+	requireRoot(t)
+	exp := scenario.Expected()
+	for _, format := range []string{"json", "jsonl", "chrome"} {
+		t.Run(format, func(t *testing.T) {
+			file, _ := recordScenario(t, format)
+			out, err := exec.Command(iotraceBin(t), "report", "--json", file).Output()
+			if err != nil {
+				t.Fatalf("report: %v", err)
+			}
+			var r struct {
+				Models []struct {
+					Model   string        `json:"model"`
+					Figures model.Figures `json:"figures"`
+				} `json:"models"`
+			}
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			got := map[string]model.Figures{}
+			for _, m := range r.Models {
+				got[m.Model] = m.Figures
+			}
+			// poll family = poll + ppoll of the scenario's one thread.
+			poll, ppoll := exp[model.Poll], exp[model.Ppoll]
+			calls := poll.Calls + ppoll.Calls
+			if f := got["poll"]; f.Calls != calls || f.FdPollsPerCall != float64(poll.FdPolls+ppoll.FdPolls)/float64(calls) ||
+				f.BytesPerCall != float64(poll.BytesIn+poll.BytesOut+ppoll.BytesIn+ppoll.BytesOut)/float64(calls) {
+				t.Errorf("poll figures: %+v", f)
+			}
+			sel, ps := exp[model.Select], exp[model.Pselect6]
+			if f := got["select"]; f.Calls != sel.Calls+ps.Calls || f.FdPollsPerCall != float64(sel.FdPolls+ps.FdPolls)/float64(sel.Calls+ps.Calls) {
+				t.Errorf("select figures: %+v", f)
+			}
+		})
+	}
+}
+
+// TestReportTextAndDiff: the text report names the file and shows the
+// comparison; diff of a run against itself shows no change.
+func TestReportTextAndDiff(t *testing.T) {
+	requireRoot(t)
+	file, _ := recordScenario(t, "json", "--events")
+	bin := iotraceBin(t)
+	out, err := exec.Command(bin, "report", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("report: %v: %s", err, out)
+	}
+	for _, want := range []string{file + ": ", "iotrace summary:", "per process and model", "efficiency (ready/fd_polls)", "fd_polls/call"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	rec, err := trace.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Events) == 0 || rec.Meta.Events == nil || rec.Meta.Events.Recorded != uint64(len(rec.Events)) {
+		t.Errorf("--events: %d events, meta %+v", len(rec.Events), rec.Meta.Events)
+	}
+	out, err = exec.Command(bin, "diff", file, file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("diff: %v: %s", err, out)
+	}
+	_, table, _ := strings.Cut(string(out), "\n\n") // after the two header lines
+	for _, l := range strings.Split(table, "\n") {
+		f := strings.Fields(l)
+		if len(f) > 2 && !strings.Contains(l, " A: ") && f[len(f)-1] != "=" && !strings.HasSuffix(l, "-") {
+			t.Errorf("diff of a run with itself shows a change: %q", l)
+		}
+	}
+	if !strings.Contains(string(out), "fd_polls/call") {
+		t.Errorf("diff output:\n%s", out)
+	}
+}
+
+// TestReadBadFiles: corrupt, truncated or foreign files give one clear line.
+func TestReadBadFiles(t *testing.T) {
+	bin := iotraceBin(t)
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), 0o644)
+		return p
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", write("foreign.json", `{"format":"pcapng","version":1}`)}, `not an iotrace trace (format "pcapng")`},
+		{[]string{"report", write("cut.json", `{"format":"iotrace","version":1,"meta":{"kernel":"6.1`)}, "the input ends early"},
+		{[]string{"report", write("text.txt", "hello")}, "not an iotrace trace"},
+		{[]string{"report", filepath.Join(dir, "missing.json")}, "cannot read"},
+		{[]string{"diff", write("ok.json", `{"format":"iotrace","version":1}`), write("bad.jsonl", `{"type":"meta","format":"iotrace-jsonl","version":1}`+"\n{bad\n{}\n")}, "line 2:"},
+		{[]string{"replay", write("noiv.json", `{"format":"iotrace","version":1}`)}, "no intervals to replay"},
+		{[]string{"replay", "--speed", "0", "x"}, "--speed must be positive"},
+	} {
+		var stderr bytes.Buffer
+		cmd := exec.Command(bin, c.args...)
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err == nil {
+			t.Errorf("%v: exit 0", c.args)
+			continue
+		}
+		msg := strings.TrimRight(stderr.String(), "\n")
+		if !strings.Contains(msg, c.want) || strings.Contains(msg, "\n") || strings.Contains(msg, "panic") {
+			t.Errorf("%v: stderr %q, want one line with %q", c.args, msg, c.want)
+		}
+	}
+}
+
+func TestReplaySource(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	iv := func(k int, calls uint64) model.Interval {
+		return model.Interval{Start: t0.Add(time.Duration(k) * time.Second), End: t0.Add(time.Duration(k+1) * time.Second),
+			Processes: []*model.ProcessDelta{{Pid: 5, Comm: "srv", Syscalls: model.SyscallStats{model.Poll: {Calls: calls, FdPolls: 10 * calls}}}}}
+	}
+	rec := &trace.Recording{Meta: model.Meta{Started: t0}, Intervals: []model.Interval{iv(0, 3), iv(1, 4)}}
+	src := newReplaySource(rec)
+	want := []struct {
+		calls uint64
+		end   time.Time
+	}{{0, t0}, {3, t0.Add(time.Second)}, {7, t0.Add(2 * time.Second)}, {7, t0.Add(2 * time.Second)}}
+	var prev *model.Snapshot
+	for k, w := range want {
+		s, err := src.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var calls uint64
+		if p := s.Process(5); p != nil {
+			calls = p.Syscalls[model.Poll].Calls
+			if p.Syscalls[model.Poll].FdPolls != 10*calls {
+				t.Errorf("step %d: fd_polls %d", k, p.Syscalls[model.Poll].FdPolls)
+			}
+		}
+		if calls != w.calls || !s.Meta.Ended.Equal(w.end) {
+			t.Errorf("step %d: calls %d at %v, want %d at %v", k, calls, s.Meta.Ended, w.calls, w.end)
+		}
+		// Earlier snapshots must not change under the dashboard's feet.
+		if prev != nil && prev.Process(5) != nil && prev.Process(5).Syscalls[model.Poll].Calls > calls {
+			t.Errorf("step %d: an earlier snapshot changed", k)
+		}
+		prev = s
+	}
+}
