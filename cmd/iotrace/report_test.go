@@ -12,6 +12,7 @@ import (
 
 	"github.com/iotrace/iotrace/internal/model"
 	"github.com/iotrace/iotrace/internal/scenario"
+	"github.com/iotrace/iotrace/internal/schema"
 	"github.com/iotrace/iotrace/internal/trace"
 )
 
@@ -97,6 +98,10 @@ func TestReportTextAndDiff(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
+	}
+	raw, _ := os.ReadFile(file)
+	if err := schema.ValidateTrace(raw); err != nil {
+		t.Errorf("real output does not match docs/trace.schema.json: %v", err)
 	}
 	rec, err := trace.ReadFile(file)
 	if err != nil {

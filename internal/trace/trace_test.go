@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iotrace/iotrace/internal/model"
+	"github.com/iotrace/iotrace/internal/schema"
 )
 
 var t0 = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
@@ -125,6 +126,25 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("temporary files left: %v", left)
 			}
 		})
+	}
+}
+
+// TestSchema: the JSON document, and the one embedded in a Chrome trace,
+// match docs/trace.schema.json.
+func TestSchema(t *testing.T) {
+	path, _, _, _ := record(t, JSON, 0)
+	b, _ := os.ReadFile(path)
+	if err := schema.ValidateTrace(b); err != nil {
+		t.Fatalf("json: %v", err)
+	}
+	path, _, _, _ = record(t, Chrome, 0)
+	b, _ = os.ReadFile(path)
+	var cf struct {
+		Iotrace json.RawMessage `json:"iotrace"`
+	}
+	json.Unmarshal(b, &cf)
+	if err := schema.ValidateTrace(cf.Iotrace); err != nil {
+		t.Fatalf("chrome's embedded document: %v", err)
 	}
 }
 
