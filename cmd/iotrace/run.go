@@ -166,6 +166,11 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 	}
 
 	copts := collector.Options{Mode: mode, Pids: pids, Comm: o.comm, All: o.all, NoFollow: o.noFollow}
+	if o.demoMode() {
+		for _, m := range o.demoModels {
+			copts.Describe = append(copts.Describe, "demo:"+m)
+		}
+	}
 	if o.events {
 		copts.OnCall = r.sink.Event
 	}

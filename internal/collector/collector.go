@@ -40,6 +40,9 @@ type Options struct {
 	// EventsBuffer is the per-call ring buffer size in bytes (rounded up to
 	// a power of two); 0 means DefaultEventsBuffer.
 	EventsBuffer int
+	// Describe adds to meta.targets for targets added later with AddTarget
+	// (for example "demo:select").
+	Describe []string
 }
 
 // EventKind says what happened to a process.
@@ -666,6 +669,7 @@ func (c *Collector) meta() model.Meta {
 	for _, pid := range c.opts.Pids {
 		m.Targets = append(m.Targets, "pid:"+strconv.Itoa(pid))
 	}
+	m.Targets = append(m.Targets, c.opts.Describe...)
 	var vals []uint64
 	for i, name := range counterNames {
 		key := uint32(i)
