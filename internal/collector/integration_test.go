@@ -43,15 +43,20 @@ func probeMode(t *testing.T) collector.Mode {
 	return m
 }
 
-// startTraced starts a gated scenario helper and a collector on it.
-func startTraced(t *testing.T) (*scenario.Helper, *collector.Collector) {
+// startTraced starts a gated scenario helper and a collector on it (with
+// per-call events delivered to onCall when it is not nil).
+func startTraced(t *testing.T, onCall ...func(model.CallEvent)) (*scenario.Helper, *collector.Collector) {
 	t.Helper()
 	h, err := scenario.StartHelper(os.Args[0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
-	col, err := collector.New(collector.Options{Mode: probeMode(t), Pids: []int{h.Pid()}})
+	opts := collector.Options{Mode: probeMode(t), Pids: []int{h.Pid()}}
+	if len(onCall) > 0 {
+		opts.OnCall = onCall[0]
+	}
+	col, err := collector.New(opts)
 	if err != nil {
 		t.Fatalf("starting the collector: %v", err)
 	}
@@ -126,24 +131,15 @@ func TestMissingPid(t *testing.T) {
 // thread add up to the same exact figures, and none is lost.
 func TestScenarioEvents(t *testing.T) {
 	requireRoot(t)
-	h, err := scenario.StartHelper(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
 	var (
 		mu     sync.Mutex
 		events []model.CallEvent
 	)
-	col, err := collector.New(collector.Options{Mode: probeMode(t), Pids: []int{h.Pid()}, OnCall: func(e model.CallEvent) {
+	h, col := startTraced(t, func(e model.CallEvent) {
 		mu.Lock()
 		events = append(events, e)
 		mu.Unlock()
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer col.Close()
+	})
 	started := time.Now()
 	res, err := h.Run(30 * time.Second)
 	if err != nil {

@@ -73,65 +73,49 @@ func retZero() asm.Instructions {
 	return asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}
 }
 
-func checkFentry() error {
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type: ebpf.Tracing, AttachType: ebpf.AttachTraceFEntry, AttachTo: probeSymbol,
-		Instructions: retZero(), License: "GPL",
-	})
+// tryAttach loads a program that does nothing, attaches it with attach and
+// detaches it again: the only reliable way to know whether the kernel allows
+// an attach type (fentry, for one, loads only where function tracing is
+// permitted).
+func tryAttach(spec *ebpf.ProgramSpec, attach func(*ebpf.Program) (link.Link, error)) error {
+	spec.Instructions, spec.License = retZero(), "GPL"
+	prog, err := ebpf.NewProgram(spec)
 	if err != nil {
 		return err
 	}
 	defer prog.Close()
-	l, err := link.AttachTracing(link.TracingOptions{Program: prog})
+	l, err := attach(prog)
 	if err != nil {
 		return err
 	}
 	return l.Close()
 }
 
+func attachTracing(p *ebpf.Program) (link.Link, error) {
+	return link.AttachTracing(link.TracingOptions{Program: p})
+}
+
+func checkFentry() error {
+	return tryAttach(&ebpf.ProgramSpec{Type: ebpf.Tracing, AttachType: ebpf.AttachTraceFEntry, AttachTo: probeSymbol}, attachTracing)
+}
+
 func checkKprobe() error {
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.Kprobe, Instructions: retZero(), License: "GPL"})
-	if err != nil {
-		return err
-	}
-	defer prog.Close()
-	l, err := link.Kprobe(probeSymbol, prog, nil)
-	if err != nil {
-		return err
-	}
-	return l.Close()
+	return tryAttach(&ebpf.ProgramSpec{Type: ebpf.Kprobe}, func(p *ebpf.Program) (link.Link, error) {
+		return link.Kprobe(probeSymbol, p, nil)
+	})
 }
 
 func checkTracepoint() error {
 	if err := ensureTracefs(); err != nil {
 		return err
 	}
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.TracePoint, Instructions: retZero(), License: "GPL"})
-	if err != nil {
-		return err
-	}
-	defer prog.Close()
-	l, err := link.Tracepoint("syscalls", "sys_enter_poll", prog, nil)
-	if err != nil {
-		return err
-	}
-	return l.Close()
+	return tryAttach(&ebpf.ProgramSpec{Type: ebpf.TracePoint}, func(p *ebpf.Program) (link.Link, error) {
+		return link.Tracepoint("syscalls", "sys_enter_poll", p, nil)
+	})
 }
 
 func checkBTFTracepoint() error {
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp, AttachTo: "sched_wakeup",
-		Instructions: retZero(), License: "GPL",
-	})
-	if err != nil {
-		return err
-	}
-	defer prog.Close()
-	l, err := link.AttachTracing(link.TracingOptions{Program: prog})
-	if err != nil {
-		return err
-	}
-	return l.Close()
+	return tryAttach(&ebpf.ProgramSpec{Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp, AttachTo: "sched_wakeup"}, attachTracing)
 }
 
 // checkPrivileges fails unless the process may load tracing programs: root,
