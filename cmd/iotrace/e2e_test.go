@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -502,4 +503,58 @@ func demoPids(screen string) []int {
 		}
 	}
 	return pids
+}
+
+// TestFollowChildren: the scenario runs as a child of the traced command (a
+// shell that forks it); iotrace must follow it and report it exactly, and
+// with --no-follow must leave it alone.
+func TestFollowChildren(t *testing.T) {
+	requireRoot(t)
+	bin := iotraceBin(t)
+	for _, follow := range []bool{true, false} {
+		t.Run(fmt.Sprintf("follow=%v", follow), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "trace.json")
+			args := []string{"--no-tui", "-o", out, "--probe-mode", probeModeArg()}
+			if !follow {
+				args = append(args, "--no-follow")
+			}
+			// "; true" keeps the shell from exec'ing the helper in place.
+			args = append(args, "--", "/bin/sh", "-c", os.Args[0]+" -test.run=^$; true")
+			var stdout, stderr bytes.Buffer
+			cmd := exec.Command(bin, args...)
+			cmd.Env = append(os.Environ(), scenario.HelperEnv+"=now")
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("%v; stderr: %s", err, stderr.String())
+			}
+			var res scenario.Result
+			for _, l := range strings.Split(stdout.String(), "\n") {
+				if strings.HasPrefix(l, `{"tid"`) {
+					var err error
+					if res, err = scenario.ParseResult(l); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			snap := readTrace(t, out)
+			var helperPid int
+			for _, p := range snap.Processes {
+				if p.Thread(res.Tid) != nil {
+					helperPid = p.Pid
+				}
+			}
+			if !follow {
+				if helperPid != 0 {
+					t.Fatalf("--no-follow, yet the child %d was traced", helperPid)
+				}
+				return
+			}
+			if helperPid == 0 {
+				t.Fatalf("the shell's child (thread %d) was not followed; processes: %d", res.Tid, len(snap.Processes))
+			}
+			if bad := scenario.CheckSnapshot(snap, helperPid, res); len(bad) > 0 {
+				t.Errorf("%d figure(s) wrong for the followed child:\n  %s", len(bad), strings.Join(bad, "\n  "))
+			}
+		})
+	}
 }
