@@ -52,6 +52,7 @@ enum sc {
 #define EFAULT 14
 #define EINVAL 22
 #define ERESTARTNOHAND 514
+#define ERESTART_RESTARTBLOCK 516
 
 #define EPOLLEXCLUSIVE (1U << 28)
 #define EPOLLWAKEUP (1U << 29)
@@ -631,8 +632,13 @@ static __always_inline void cost_of(u32 sc, long ret, struct inflight *in, struc
 	case SC_POLL:
 	case SC_PPOLL:
 		c->fds_watched = in->fds_watched;
-		/* Copied in, scanned and written back unless the call failed early. */
-		if (ret >= 0 || ret == -EINTR || ret == -ERESTARTNOHAND) {
+		/*
+		 * Copied in, scanned and written back unless the call failed early.
+		 * A signal makes do_sys_poll return -ERESTARTNOHAND, which poll(2)
+		 * turns into -ERESTART_RESTARTBLOCK (set_restart_fn); revents were
+		 * written back all the same.
+		 */
+		if (ret >= 0 || ret == -EINTR || ret == -ERESTARTNOHAND || ret == -ERESTART_RESTARTBLOCK) {
 			c->bytes_in = in->bytes_in;
 			c->bytes_out = in->bytes_out;
 			c->fd_polls = in->fds_scanned * passes;

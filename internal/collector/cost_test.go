@@ -24,7 +24,7 @@ func TestCost(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns1, n1, _, _ := col.Cost()
-	// The scenario makes 42 traced calls: at least one enter and one exit
+	// The scenario makes 43 traced calls: at least one enter and one exit
 	// program run each.
 	if n1-n0 < 80 || ns1 <= ns0 {
 		t.Fatalf("runs %d -> %d, ns %d -> %d", n0, n1, ns0, ns1)

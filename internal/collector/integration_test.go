@@ -186,8 +186,8 @@ func TestScenarioEvents(t *testing.T) {
 			}
 		}
 	}
-	// poll x2, pselect6 and epoll_pwait were woken.
-	if woken != 4 {
-		t.Errorf("%d calls with a wakeup time, want 4", woken)
+	// poll x3 (woken, timed out, signalled), pselect6 and epoll_pwait.
+	if woken != 5 {
+		t.Errorf("%d calls with a wakeup time, want 5", woken)
 	}
 }

@@ -11,7 +11,10 @@ package scenario
 
 import (
 	"fmt"
+	"os"
+	"os/signal"
 	"runtime"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -115,6 +118,23 @@ func wakeLater(fd int) chan struct{} {
 	return done
 }
 
+// signalLater sends SIGUSR2 to thread tid after WakeDelay. Go's runtime has
+// a handler for it (signal.Notify), so an interrupted call returns EINTR.
+func signalLater(tid int) chan struct{} {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGUSR2)
+	done := make(chan struct{})
+	pid := unix.Getpid()
+	go func() {
+		time.Sleep(WakeDelay)
+		unix.Tgkill(pid, tid, unix.SIGUSR2)
+		<-sigs
+		signal.Stop(sigs)
+		close(done)
+	}()
+	return done
+}
+
 // Run executes the scenario on the calling goroutine's thread, which it
 // locks. The fds it opens stay open, so that /proc still shows its epoll
 // instances until the process exits.
@@ -150,6 +170,12 @@ func Run() Result {
 	<-done
 	idle := []pollfd{{rE, unix.POLLIN, 0}}
 	r.expect("poll with 20ms timeout", call(unix.SYS_POLL, ptr(&idle[0]), 1, 20), 0)
+	// A signal interrupts a poll with a 5 s timeout: the kernel returns
+	// -ERESTART_RESTARTBLOCK to the exit hook and, as a handler runs,
+	// EINTR to us, after the pollfd was copied in and revents written back.
+	done = signalLater(unix.Gettid())
+	r.expect("poll interrupted by a signal", call(unix.SYS_POLL, ptr(&idle[0]), 1, 5000), -int(unix.EINTR))
+	<-done
 
 	// ppoll: 2 calls on rA (readable) and wB (writable).
 	pp := []pollfd{{rA, unix.POLLIN, 0}, {wB, unix.POLLOUT, 0}}
