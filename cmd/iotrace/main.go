@@ -108,7 +108,7 @@ written in full.`,
 	f.BoolVar(&o.demoTCP, "demo-tcp", false, "without a target: loopback TCP connections instead of socketpairs")
 	cmd.Flags().SortFlags = false
 
-	cmd.AddCommand(newProbesCmd(), newVersionCmd(), newWorkloadCmd(), newReportCmd(), newDiffCmd(), newReplayCmd(), newGateCmd())
+	cmd.AddCommand(newProbesCmd(), newVersionCmd(), newWorkloadCmd(), newReportCmd(), newDiffCmd(), newReplayCmd(), newGateCmd(), newBenchCmd())
 	return cmd
 }
 
