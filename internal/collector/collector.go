@@ -66,6 +66,9 @@ type ProcEvent struct {
 type Collector struct {
 	mode       Mode
 	modeReason string
+	// probeNotes says which syscalls the mode could not take (fentry
+	// falling back to tracepoints), for meta.probe_notes.
+	probeNotes string
 	coll       *ebpf.Collection // the loaded programs
 	objs       iotraceMaps
 	links      []link.Link
@@ -207,17 +210,14 @@ func New(opts Options) (_ *Collector, err error) {
 	return c, nil
 }
 
-// prune deletes from spec the programs the chosen mode does not use and the
-// syscalls this kernel does not have, recording why in c.unavailable.
+// prune deletes from spec the programs this run does not use, choosing for
+// each syscall how it is traced (see syscallProbe), and records in
+// c.unavailable what the chosen mode cannot measure.
 func (c *Collector) prune(spec *ebpf.CollectionSpec) error {
-	keep := modePrefix[c.mode]
-	for name := range spec.Programs {
-		if strings.HasPrefix(name, "on_") || strings.HasPrefix(name, keep) {
-			continue
-		}
-		delete(spec.Programs, name)
-	}
-	if c.mode == ModeTracepoint {
+	keep := map[string]bool{}
+	if c.mode != ModeTracepoint {
+		keep[modePrefix[c.mode]+"ep_poll_callback"] = true
+	} else {
 		why := "ep_poll_callback is a kernel function: it needs fentry or kprobe mode, and this kernel allows neither"
 		if c.opts.Mode == ModeTracepoint {
 			why = "ep_poll_callback is a kernel function: it needs fentry or kprobe mode (tracepoint mode was requested)"
@@ -228,31 +228,95 @@ func (c *Collector) prune(spec *ebpf.CollectionSpec) error {
 	}
 
 	var kspec *btf.Spec
-	if c.mode != ModeTracepoint {
+	if c.mode == ModeFentry {
 		var err error
 		if kspec, err = btf.LoadKernelSpec(); err != nil {
 			return fmt.Errorf("loading kernel BTF: %w", err)
 		}
 	}
+	var syms map[string]bool
+	if c.mode != ModeTracepoint {
+		syms = kallsymsHas(syscallSymbols())
+	}
+	fallbacks := map[string][]string{} // program prefix → syscalls
 	for _, sc := range tracedSyscalls {
-		present := true
-		if c.mode == ModeTracepoint {
-			present = tracepointExists("syscalls", "sys_enter_"+sc)
-		} else {
-			var fn *btf.Func
-			present = kspec.TypeByName("__x64_sys_"+sc, &fn) == nil
-		}
-		if present {
+		prefix := syscallProbe(c.mode, sc, kspec, syms)
+		if prefix == "" {
+			if _, ok := model.ParseSyscall(sc); ok {
+				c.unavailable[sc] = "this kernel has no " + sc + " system call"
+			}
 			continue
 		}
-		for _, dir := range []string{"enter_", "exit_"} {
-			delete(spec.Programs, keep+dir+sc)
-		}
-		if _, ok := model.ParseSyscall(sc); ok {
-			c.unavailable[sc] = "this kernel has no " + sc + " system call"
+		keep[prefix+"enter_"+sc] = true
+		keep[prefix+"exit_"+sc] = true
+		if prefix != modePrefix[c.mode] {
+			if _, ok := model.ParseSyscall(sc); ok {
+				fallbacks[prefix] = append(fallbacks[prefix], sc)
+			}
 		}
 	}
+	var notes []string
+	for _, f := range []struct{ prefix, how string }{{"tp_", "their syscall tracepoints"}, {"kp_", "kprobes"}} {
+		if scs := fallbacks[f.prefix]; len(scs) > 0 {
+			notes = append(notes, strings.Join(scs, ", ")+" through "+f.how+
+				": the kernel's BTF names their __x64_sys_ functions more than once, so fentry cannot attach to them")
+		}
+	}
+	for name := range spec.Programs {
+		if !strings.HasPrefix(name, "on_") && !keep[name] {
+			delete(spec.Programs, name)
+		}
+	}
+	if len(notes) > 0 {
+		c.probeNotes = strings.Join(notes, "; ")
+		c.modeReason += "; " + c.probeNotes
+	}
 	return nil
+}
+
+// syscallSymbols are the kernel functions behind the traced syscalls.
+func syscallSymbols() []string {
+	out := make([]string, len(tracedSyscalls))
+	for i, sc := range tracedSyscalls {
+		out[i] = "__x64_sys_" + sc
+	}
+	return out
+}
+
+// syscallProbe chooses the programs (by name prefix) that trace sc in the
+// given mode, or "" when this kernel does not have the syscall. In fentry
+// mode a syscall whose wrapper is ambiguous in the kernel's BTF (Debian's
+// 6.1 has two identical FUNC records named __x64_sys_epoll_wait, for one)
+// cannot be an fentry target, so it falls back to its syscall tracepoints,
+// else to a kprobe: the same enter/exit logic, the same figures.
+func syscallProbe(mode Mode, sc string, kspec *btf.Spec, syms map[string]bool) string {
+	fn := "__x64_sys_" + sc
+	hasTP := func() bool { return tracepointExists("syscalls", "sys_enter_"+sc) }
+	switch mode {
+	case ModeTracepoint:
+		if hasTP() {
+			return "tp_"
+		}
+		return ""
+	case ModeKprobe:
+		if syms[fn] {
+			return "kp_"
+		}
+		return ""
+	}
+	var f *btf.Func
+	err := kspec.TypeByName(fn, &f)
+	switch {
+	case err == nil:
+		return "fe_"
+	case !errors.Is(err, btf.ErrMultipleMatches):
+		return ""
+	case hasTP():
+		return "tp_"
+	case syms[fn] && checkKprobe() == nil:
+		return "kp_"
+	}
+	return ""
 }
 
 func tracepointExists(group, name string) bool {
@@ -653,6 +717,7 @@ func (c *Collector) meta() model.Meta {
 	m := model.Meta{
 		Kernel:      c.kernel,
 		ProbeMode:   string(c.mode),
+		ProbeNotes:  c.probeNotes,
 		Started:     c.started,
 		Unavailable: map[string]string{},
 		Lost:        map[string]uint64{},

@@ -119,6 +119,29 @@ func kallsymsAddr(name string) uint64 {
 	return 0
 }
 
+// kallsymsHas reports which of names /proc/kallsyms lists.
+func kallsymsHas(names []string) map[string]bool {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = false
+	}
+	f, err := os.Open(filepath.Join(procRoot, "kallsyms"))
+	if err != nil {
+		return want
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 3 {
+			if _, ok := want[fields[2]]; ok {
+				want[fields[2]] = true
+			}
+		}
+	}
+	return want
+}
+
 // kernelRelease returns the running kernel's release string.
 func kernelRelease() string {
 	b, err := os.ReadFile(filepath.Join(procRoot, "sys/kernel/osrelease"))

@@ -290,6 +290,7 @@ type Process struct {
 type Meta struct {
 	Kernel      string            `json:"kernel"`
 	ProbeMode   string            `json:"probe_mode"`
+	ProbeNotes  string            `json:"probe_notes,omitempty"`
 	Started     time.Time         `json:"started"`
 	Ended       time.Time         `json:"ended"`
 	Targets     []string          `json:"targets"`

@@ -117,6 +117,9 @@ func Summary(w io.Writer, s *model.Snapshot) error {
 	m := s.Meta
 	fmt.Fprintf(w, "iotrace summary: %s probes, kernel %s, %.2fs, %d process(es), lost %d\n",
 		m.ProbeMode, m.Kernel, m.Ended.Sub(m.Started).Seconds(), len(s.Processes), m.LostEvents)
+	if m.ProbeNotes != "" {
+		fmt.Fprintf(w, "probes: %s\n", m.ProbeNotes)
+	}
 	if len(m.Command) > 0 && m.ExitStatus != nil {
 		fmt.Fprintf(w, "command %q exited with status %d\n", strings.Join(m.Command, " "), *m.ExitStatus)
 	}
