@@ -34,9 +34,13 @@ var (
 	buildOut  []byte
 )
 
-// iotraceBin builds the command once per test run.
+// iotraceBin builds the command once per test run, or takes the binary
+// that IOTRACE_BIN names (make vmtest: the VM has no Go toolchain).
 func iotraceBin(t *testing.T) string {
 	t.Helper()
+	if b := os.Getenv("IOTRACE_BIN"); b != "" {
+		return b
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "iotrace-e2e-")
 		if err != nil {
