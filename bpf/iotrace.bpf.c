@@ -69,6 +69,7 @@ volatile const u32 cfg_comm_len = 0;
 volatile const u64 cfg_eventpoll_fops = 0; /* &eventpoll_fops from kallsyms, 0 if hidden */
 volatile const u32 cfg_self = 0;           /* iotrace's own tgid: never traced */
 volatile const bool cfg_events = false;    /* send one call_event per call */
+volatile const u64 cfg_wakeup_bytes = 0;   /* wake the call_events reader at this backlog; 0: per record */
 
 struct inflight {
 	u64 start_ns;
@@ -730,6 +731,25 @@ static __always_inline void add_to_stats(struct stats *s, u32 sc, long ret, u64 
 	}
 }
 
+/*
+ * Waking the reader is an interrupt (in a VM, IPIs and VM exits) that the
+ * default ring buffer policy raises for every record while the reader keeps
+ * up: it cost several microseconds a call. Wake it only when the backlog
+ * crosses cfg_wakeup_bytes; the reader polls on a timer for the rest.
+ */
+static __always_inline u64 call_wakeup(void)
+{
+	const u64 rec = (sizeof(struct call_event) + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL;
+	u64 avail;
+
+	if (!cfg_wakeup_bytes)
+		return 0;
+	avail = bpf_ringbuf_query(&call_events, BPF_RB_AVAIL_DATA);
+	if (avail >= cfg_wakeup_bytes && avail < cfg_wakeup_bytes + rec)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void emit_call(u32 sc, long ret, u64 lat, u32 tgid, u32 tid,
 				      struct inflight *in, struct call_cost *c)
 {
@@ -759,7 +779,7 @@ static __always_inline void emit_call(u32 sc, long ret, u64 lat, u32 tgid, u32 t
 	e->rl_exit = c->rl_valid ? (s32)c->rl_exit : -1;
 	e->fds_unknown = c->fds_unknown;
 	e->pad[0] = e->pad[1] = e->pad[2] = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, call_wakeup());
 }
 
 static __always_inline int on_exit(u32 sc, long ret)

@@ -105,7 +105,7 @@ func (r *runner) bpfStats() {
 	defer closer.Close()
 	var conds []condition
 	for _, c := range r.conditions() {
-		if c.Name == "none" || c.Name == "floor-tp" || strings.HasPrefix(c.Name, "iotrace-") {
+		if c.wrap == nil && c.Name != "floor-raw" && c.Name != "bpftrace" {
 			conds = append(conds, c)
 		}
 	}

@@ -43,6 +43,23 @@ type config struct {
 	rssThreads  int
 	drainMs     int
 	drainSteps  []drainStep
+	compare     []namedBin // more iotrace binaries to run beside the main one
+}
+
+// namedBin is an iotrace binary measured under its own condition names.
+type namedBin struct{ name, path string }
+
+type compareFlag struct{ c *config }
+
+func (f compareFlag) String() string { return "" }
+
+func (f compareFlag) Set(s string) error {
+	name, path, ok := strings.Cut(s, "=")
+	if !ok || name == "" || path == "" || strings.HasPrefix(name, "iotrace") {
+		return fmt.Errorf("want NAME=PATH (NAME not starting with iotrace)")
+	}
+	f.c.compare = append(f.c.compare, namedBin{name, path})
+	return nil
 }
 
 type drainStep struct {
@@ -62,6 +79,7 @@ func main() {
 	flag.IntVar(&cfg.reps, "reps", 0, "timed repetitions of each loop inside one run (their median is the run's figure; default 5, quick 3)")
 	flag.IntVar(&cfg.cpu, "cpu", runtime.NumCPU()-1, "CPU the loops are pinned to")
 	flag.StringVar(&cfg.iotrace, "iotrace", "", "iotrace binary to measure (default: build ./cmd/iotrace)")
+	flag.Var(compareFlag{&cfg}, "compare", "also measure the iotrace binary at PATH, as conditions named NAME-MODE (`NAME=PATH`, repeatable): A/B runs of two builds interleaved in one run")
 	flag.StringVar(&cfg.jsonOut, "json", "", "also write every measurement as JSON to `FILE`")
 	flag.StringVar(&sections, "sections", strings.Join(allSections, ","), "what to run: "+strings.Join(allSections, ","))
 	flag.StringVar(&only, "conditions", "", "only these conditions of the overhead matrix (comma-separated; \"none\" is always run)")

@@ -135,22 +135,29 @@ func (r *runner) conditions() []condition {
 	if contains(r.modes, "kprobe") {
 		addFloor("floor-kprobe", floorKprobe, "empty programs: kprobe/kretprobe on __x64_sys_X for the 10 syscalls + the 4 tp_btf")
 	}
-	for _, mode := range r.modes {
-		fl := floorFor[mode]
-		if mode == "tracepoint" {
-			fl = "floor-tp"
+	bins := append([]namedBin{{"", r.iotrace}}, r.cfg.compare...)
+	for _, b := range bins {
+		for _, mode := range r.modes {
+			fl := floorFor[mode]
+			if mode == "tracepoint" {
+				fl = "floor-tp"
+			}
+			name, bin := "iotrace-"+mode, ""
+			if b.name != "" {
+				name, bin = b.name+"-"+mode, " ("+b.path+")"
+			}
+			conds = append(conds,
+				condition{Name: name, FloorRef: fl, TracedKinds: traced,
+					Desc:   "iotrace" + bin + " --probe-mode " + mode + " --pid LOOP (aggregation)",
+					attach: r.iotraceAttach(b.path, mode, false, false)},
+				condition{Name: name + "-events", FloorRef: fl, TracedKinds: traced,
+					Desc:   "iotrace" + bin + " --probe-mode " + mode + " --pid LOOP --events --events-limit 0 (one ring-buffer record per call)",
+					attach: r.iotraceAttach(b.path, mode, true, false)},
+				condition{Name: name + "-other", FloorRef: fl,
+					Desc:   "iotrace" + bin + " --probe-mode " + mode + " --pid SLEEPER: attached, but the loop is not traced",
+					attach: r.iotraceAttach(b.path, mode, false, true)},
+			)
 		}
-		conds = append(conds,
-			condition{Name: "iotrace-" + mode, FloorRef: fl, TracedKinds: traced,
-				Desc:   "iotrace --probe-mode " + mode + " --pid LOOP (aggregation)",
-				attach: r.iotraceAttach(mode, false, false)},
-			condition{Name: "iotrace-" + mode + "-events", FloorRef: fl, TracedKinds: traced,
-				Desc:   "iotrace --probe-mode " + mode + " --pid LOOP --events --events-limit 0 (one ring-buffer record per call)",
-				attach: r.iotraceAttach(mode, true, false)},
-			condition{Name: "iotrace-" + mode + "-other", FloorRef: fl,
-				Desc:   "iotrace --probe-mode " + mode + " --pid SLEEPER: attached, but the loop is not traced",
-				attach: r.iotraceAttach(mode, false, true)},
-		)
 	}
 	if !strings.HasPrefix(r.tools["bpftrace"], "not installed") {
 		conds = append(conds, condition{Name: "bpftrace", FloorRef: "floor-tp", TracedKinds: traced,
@@ -211,7 +218,7 @@ func (r *runner) conditions() []condition {
 	return conds
 }
 
-func (r *runner) iotraceAttach(mode string, events, other bool) func(int) (session, error) {
+func (r *runner) iotraceAttach(bin, mode string, events, other bool) func(int) (session, error) {
 	return func(pid int) (session, error) {
 		tag := "iotrace-" + mode
 		target := pid
@@ -227,7 +234,7 @@ func (r *runner) iotraceAttach(mode string, events, other bool) func(int) (sessi
 		if events {
 			args = append(args, "--events", "--events-limit", "0")
 		}
-		p, _, err := r.startIotrace(tag, args)
+		p, _, err := r.startIotraceBin(bin, tag, args)
 		if err != nil {
 			return nil, err
 		}

@@ -293,9 +293,14 @@ func (d *iotraceDoc) calls(pid int) map[string]uint64 {
 // startIotrace starts iotrace with args plus a ready file and waits until
 // every probe is attached.
 func (r *runner) startIotrace(tag string, args []string) (*proc, time.Duration, error) {
+	return r.startIotraceBin(r.iotrace, tag, args)
+}
+
+// startIotraceBin is startIotrace with another iotrace binary.
+func (r *runner) startIotraceBin(bin, tag string, args []string) (*proc, time.Duration, error) {
 	ready := filepath.Join(r.dir, tag+".ready")
 	os.Remove(ready)
-	argv := append([]string{r.iotrace}, args...)
+	argv := append([]string{bin}, args...)
 	argv = append(argv, "--ready-file", ready)
 	p, err := startProc("iotrace", argv, false, filepath.Join(r.dir, tag+".stdout"))
 	if err != nil {

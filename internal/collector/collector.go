@@ -276,6 +276,10 @@ func configure(spec *ebpf.CollectionSpec, opts Options) error {
 		"cfg_eventpoll_fops": kallsymsAddr("eventpoll_fops"),
 		"cfg_self":           uint32(os.Getpid()),
 		"cfg_events":         opts.OnCall != nil,
+		"cfg_wakeup_bytes":   uint64(0),
+	}
+	if opts.OnCall != nil {
+		set["cfg_wakeup_bytes"] = uint64(eventsBufferSize(opts.EventsBuffer) / wakeupFraction)
 	}
 	for name, v := range set {
 		vs, ok := spec.Variables[name]

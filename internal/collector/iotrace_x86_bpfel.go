@@ -210,6 +210,7 @@ const (
 	iotraceVarCfgEvents            = "cfg_events"
 	iotraceVarCfgFollow            = "cfg_follow"
 	iotraceVarCfgSelf              = "cfg_self"
+	iotraceVarCfgWakeupBytes       = "cfg_wakeup_bytes"
 	iotraceVarUnusedCallEvent      = "unused_call_event"
 )
 
@@ -350,6 +351,7 @@ type iotraceVariableSpecs struct {
 	CfgEvents        *ebpf.VariableSpec `ebpf:"cfg_events"`
 	CfgFollow        *ebpf.VariableSpec `ebpf:"cfg_follow"`
 	CfgSelf          *ebpf.VariableSpec `ebpf:"cfg_self"`
+	CfgWakeupBytes   *ebpf.VariableSpec `ebpf:"cfg_wakeup_bytes"`
 	UnusedCallEvent  *ebpf.VariableSpec `ebpf:"unused_call_event"`
 }
 
@@ -411,6 +413,7 @@ type iotraceVariables struct {
 	CfgEvents        *ebpf.Variable `ebpf:"cfg_events"`
 	CfgFollow        *ebpf.Variable `ebpf:"cfg_follow"`
 	CfgSelf          *ebpf.Variable `ebpf:"cfg_self"`
+	CfgWakeupBytes   *ebpf.Variable `ebpf:"cfg_wakeup_bytes"`
 	UnusedCallEvent  *ebpf.Variable `ebpf:"unused_call_event"`
 }
 
