@@ -178,6 +178,22 @@ struct {
 	__type(value, u8);
 } targets SEC(".maps");
 
+/*
+ * The cheap first test of "is this tgid a target?": slot tgid % TARGET_SLOTS
+ * is set (by the collector or here) before a target goes into `targets`, and
+ * never cleared. The verifier inlines an array lookup into a bounds check
+ * and an add, where a hash lookup hashes and walks a bucket; every syscall
+ * the probes see from other processes, and every context switch, wakeup,
+ * fork and exit on the machine, stops here.
+ */
+#define TARGET_SLOTS 65536
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TARGET_SLOTS);
+	__type(key, u32);
+	__type(value, u8);
+} target_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -307,17 +323,35 @@ static __always_inline bool comm_matches(void)
 	return true;
 }
 
+/* False only if tgid is certainly not a target. */
+static __always_inline bool may_be_target(u32 tgid)
+{
+	u32 slot = tgid & (TARGET_SLOTS - 1);
+	u8 *set = bpf_map_lookup_elem(&target_slots, &slot);
+
+	return cfg_all || (set && *set);
+}
+
+static __always_inline void add_target(u32 tgid, u64 flags)
+{
+	u32 slot = tgid & (TARGET_SLOTS - 1);
+	u8 one = 1, *set = bpf_map_lookup_elem(&target_slots, &slot);
+
+	if (set)
+		*set = 1; /* before the hash entry: readers test the slot first */
+	bpf_map_update_elem(&targets, &tgid, &one, flags);
+}
+
 static __always_inline bool is_target(u32 tgid)
 {
 	if (tgid == cfg_self)
 		return false;
 	if (cfg_all)
 		return true;
-	if (bpf_map_lookup_elem(&targets, &tgid))
+	if (may_be_target(tgid) && bpf_map_lookup_elem(&targets, &tgid))
 		return true;
 	if (cfg_comm_len && comm_matches()) {
-		u8 one = 1;
-		bpf_map_update_elem(&targets, &tgid, &one, BPF_NOEXIST);
+		add_target(tgid, BPF_NOEXIST);
 		emit(EV_COMM_MATCH, tgid, 0);
 		return true;
 	}
@@ -989,27 +1023,38 @@ int BPF_KPROBE(kp_ep_poll_callback, wait_queue_entry_t *wait, unsigned mode, int
 
 /* ---- scheduler: sleeps, wakeups and off-CPU time inside a traced call ---- */
 
+/*
+ * These run for every task on the machine, so untraced tasks must leave at
+ * once: the task pointers are BTF-typed, read directly (no probe-read helper
+ * calls), and only threads of possible targets are looked up.
+ */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
-	u32 ptid = BPF_CORE_READ(prev, pid), ntid = BPF_CORE_READ(next, pid);
 	u64 now = 0;
 	struct inflight *in;
+	u32 tid;
 
-	in = bpf_map_lookup_elem(&inflight_calls, &ptid);
-	if (in) {
-		now = bpf_ktime_get_ns();
-		in->off_cpu_since = now;
-		if (!preempt && prev_state != 0)
-			in->sleeps++;
-	}
-	in = bpf_map_lookup_elem(&inflight_calls, &ntid);
-	if (in && in->off_cpu_since) {
-		if (!now)
+	if (may_be_target(prev->tgid)) {
+		tid = prev->pid;
+		in = bpf_map_lookup_elem(&inflight_calls, &tid);
+		if (in) {
 			now = bpf_ktime_get_ns();
-		in->blocked_ns += now - in->off_cpu_since;
-		in->off_cpu_since = 0;
+			in->off_cpu_since = now;
+			if (!preempt && prev_state != 0)
+				in->sleeps++;
+		}
+	}
+	if (may_be_target(next->tgid)) {
+		tid = next->pid;
+		in = bpf_map_lookup_elem(&inflight_calls, &tid);
+		if (in && in->off_cpu_since) {
+			if (!now)
+				now = bpf_ktime_get_ns();
+			in->blocked_ns += now - in->off_cpu_since;
+			in->off_cpu_since = 0;
+		}
 	}
 	return 0;
 }
@@ -1017,9 +1062,13 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev, struct tas
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(on_sched_wakeup, struct task_struct *p)
 {
-	u32 tid = BPF_CORE_READ(p, pid);
-	struct inflight *in = bpf_map_lookup_elem(&inflight_calls, &tid);
+	struct inflight *in;
+	u32 tid;
 
+	if (!may_be_target(p->tgid))
+		return 0;
+	tid = p->pid;
+	in = bpf_map_lookup_elem(&inflight_calls, &tid);
 	if (in) {
 		__sync_fetch_and_add(&in->wakeups, 1);
 		in->last_wakeup = bpf_ktime_get_ns();
@@ -1030,14 +1079,13 @@ int BPF_PROG(on_sched_wakeup, struct task_struct *p)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_sched_fork, struct task_struct *parent, struct task_struct *child)
 {
-	u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
-	u8 one = 1;
+	u32 ptgid = parent->tgid, ctgid = child->tgid;
 
 	if (!cfg_follow || cfg_all || ptgid == ctgid)
 		return 0;
-	if (!bpf_map_lookup_elem(&targets, &ptgid))
+	if (!may_be_target(ptgid) || !bpf_map_lookup_elem(&targets, &ptgid))
 		return 0;
-	bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
+	add_target(ctgid, BPF_ANY);
 	emit(EV_FORK, ctgid, ptgid);
 	return 0;
 }
@@ -1045,8 +1093,10 @@ int BPF_PROG(on_sched_fork, struct task_struct *parent, struct task_struct *chil
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_sched_exit, struct task_struct *p)
 {
-	u32 tid = BPF_CORE_READ(p, pid), tgid = BPF_CORE_READ(p, tgid);
+	u32 tid = p->pid, tgid = p->tgid;
 
+	if (!may_be_target(tgid))
+		return 0;
 	bpf_map_delete_elem(&inflight_calls, &tid);
 	/* signal->live reaches 0 when the last thread of the process exits. */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)

@@ -356,6 +356,11 @@ func (c *Collector) AddTarget(tgid int) error {
 	c.noteProcess(tgid)
 	one := uint8(1)
 	key := uint32(tgid)
+	// The slot first: the kernel side tests it before the hash.
+	slot := key % c.objs.TargetSlots.MaxEntries()
+	if err := c.objs.TargetSlots.Update(&slot, &one, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("adding target %d: %w", tgid, err)
+	}
 	if err := c.objs.Targets.Update(&key, &one, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("adding target %d: %w", tgid, err)
 	}

@@ -136,6 +136,7 @@ const (
 	iotraceMapErrs                 = "errs"
 	iotraceMapInflightCalls        = "inflight_calls"
 	iotraceMapProcEvents           = "proc_events"
+	iotraceMapTargetSlots          = "target_slots"
 	iotraceMapTargets              = "targets"
 	iotraceProgFeEnterEpollCreate  = "fe_enter_epoll_create"
 	iotraceProgFeEnterEpollCreate1 = "fe_enter_epoll_create1"
@@ -337,6 +338,7 @@ type iotraceMapSpecs struct {
 	Errs          *ebpf.MapSpec `ebpf:"errs"`
 	InflightCalls *ebpf.MapSpec `ebpf:"inflight_calls"`
 	ProcEvents    *ebpf.MapSpec `ebpf:"proc_events"`
+	TargetSlots   *ebpf.MapSpec `ebpf:"target_slots"`
 	Targets       *ebpf.MapSpec `ebpf:"targets"`
 }
 
@@ -384,6 +386,7 @@ type iotraceMaps struct {
 	Errs          *ebpf.Map `ebpf:"errs"`
 	InflightCalls *ebpf.Map `ebpf:"inflight_calls"`
 	ProcEvents    *ebpf.Map `ebpf:"proc_events"`
+	TargetSlots   *ebpf.Map `ebpf:"target_slots"`
 	Targets       *ebpf.Map `ebpf:"targets"`
 }
 
@@ -398,6 +401,7 @@ func (m *iotraceMaps) Close() error {
 		m.Errs,
 		m.InflightCalls,
 		m.ProcEvents,
+		m.TargetSlots,
 		m.Targets,
 	)
 }
