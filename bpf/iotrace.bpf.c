@@ -16,7 +16,9 @@
  * read before the kernel overwrites it (select's fd sets, the epoll ready
  * list) in `inflight_calls`, keyed by thread id. The sched_switch/sched_wakeup
  * programs add sleeps, wakeups and off-CPU time to that entry while the call
- * runs. on_exit() folds the entry into `call_stats` (per thread and syscall).
+ * runs. on_exit() folds the entry into `call_stats` (per thread and syscall)
+ * and marks it idle (SC_IDLE): a thread keeps its entry from call to call
+ * until it exits, so no call pays for a hash insert and delete.
  */
 
 #include "iotrace.h"
@@ -37,6 +39,7 @@ enum sc {
 	SC_EPOLL_PWAIT2 = 6,
 	SC_EPOLL_CTL = 7,
 	SC_EPOLL_CREATE = 8, /* epoll_create and epoll_create1: only resets per-epfd state */
+	SC_IDLE = 255,       /* inflight entry of a thread that is in no traced call */
 };
 
 #define LAT_BUCKETS 40
@@ -545,7 +548,7 @@ static __always_inline int on_enter(u32 sc, unsigned long a0, unsigned long a1,
 {
 	u64 id = bpf_get_current_pid_tgid();
 	u32 tgid = id >> 32, tid = (u32)id;
-	struct inflight in = {};
+	struct inflight in = {}, *slot;
 
 	if (!is_target(tgid))
 		return 0;
@@ -580,8 +583,22 @@ static __always_inline int on_enter(u32 sc, unsigned long a0, unsigned long a1,
 		break;
 	}
 
-	if (bpf_map_update_elem(&inflight_calls, &tid, &in, BPF_ANY))
-		count(LOST_INFLIGHT);
+	slot = bpf_map_lookup_elem(&inflight_calls, &tid);
+	if (!slot) {
+		in.sc = sc;
+		if (bpf_map_update_elem(&inflight_calls, &tid, &in, BPF_NOEXIST))
+			count(LOST_INFLIGHT);
+		return 0;
+	}
+	/*
+	 * Reuse the thread's entry. The scheduler programs leave idle entries
+	 * alone, so the entry is filled while idle and becomes live last.
+	 */
+	slot->sc = SC_IDLE;
+	in.sc = SC_IDLE;
+	*slot = in;
+	asm volatile("" ::: "memory");
+	slot->sc = sc;
 	return 0;
 }
 
@@ -827,7 +844,7 @@ static __always_inline int on_exit(u32 sc, long ret)
 	u64 lat;
 
 	in = bpf_map_lookup_elem(&inflight_calls, &tid);
-	if (!in)
+	if (!in || in->sc == SC_IDLE)
 		return 0;
 	if (in->sc != sc)
 		goto out; /* entry belongs to a call whose exit we missed */
@@ -858,7 +875,7 @@ events:
 	if (cfg_events)
 		emit_call(sc, ret, lat, tgid, tid, in, &c);
 out:
-	bpf_map_delete_elem(&inflight_calls, &tid);
+	in->sc = SC_IDLE;
 	return 0;
 }
 
@@ -1039,7 +1056,7 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	if (may_be_target(prev->tgid)) {
 		tid = prev->pid;
 		in = bpf_map_lookup_elem(&inflight_calls, &tid);
-		if (in) {
+		if (in && in->sc != SC_IDLE) {
 			now = bpf_ktime_get_ns();
 			in->off_cpu_since = now;
 			if (!preempt && prev_state != 0)
@@ -1049,7 +1066,7 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	if (may_be_target(next->tgid)) {
 		tid = next->pid;
 		in = bpf_map_lookup_elem(&inflight_calls, &tid);
-		if (in && in->off_cpu_since) {
+		if (in && in->sc != SC_IDLE && in->off_cpu_since) {
 			if (!now)
 				now = bpf_ktime_get_ns();
 			in->blocked_ns += now - in->off_cpu_since;
@@ -1069,7 +1086,7 @@ int BPF_PROG(on_sched_wakeup, struct task_struct *p)
 		return 0;
 	tid = p->pid;
 	in = bpf_map_lookup_elem(&inflight_calls, &tid);
-	if (in) {
+	if (in && in->sc != SC_IDLE) {
 		__sync_fetch_and_add(&in->wakeups, 1);
 		in->last_wakeup = bpf_ktime_get_ns();
 	}
