@@ -73,6 +73,7 @@ volatile const u64 cfg_eventpoll_fops = 0; /* &eventpoll_fops from kallsyms, 0 i
 volatile const u32 cfg_self = 0;           /* iotrace's own tgid: never traced */
 volatile const bool cfg_events = false;    /* send one call_event per call */
 volatile const u64 cfg_wakeup_bytes = 0;   /* wake the call_events reader at this backlog; 0: per record */
+volatile const bool cfg_ep_callbacks = true; /* ep_poll_callback is traced: keep ep_owner */
 
 struct inflight {
 	u64 start_ns;
@@ -505,6 +506,23 @@ static __always_inline void enter_select(struct inflight *in, long n, unsigned l
 	in->fds_scanned = c.uni;
 }
 
+/*
+ * Remember which (tgid, epfd) owns ep, for ep_poll_callback. Only when it
+ * is traced, and only written when it changes: a hash update replaces the
+ * element (allocation, bucket lock) even when the value is the same.
+ */
+static __always_inline void note_owner(u64 ep, struct ep_key *k)
+{
+	struct ep_key *o;
+
+	if (!cfg_ep_callbacks)
+		return;
+	o = bpf_map_lookup_elem(&ep_owner, &ep);
+	if (o && o->tgid == k->tgid && o->epfd == k->epfd)
+		return;
+	bpf_map_update_elem(&ep_owner, &ep, k, BPF_ANY);
+}
+
 static __always_inline void enter_epoll_wait(struct inflight *in, u32 tgid, s32 epfd, s32 maxevents)
 {
 	struct ep_key k = { .tgid = tgid, .epfd = epfd };
@@ -524,7 +542,7 @@ static __always_inline void enter_epoll_wait(struct inflight *in, u32 tgid, s32 
 		return;
 	in->ep = (u64)ep;
 	in->rl_entry = ready_list_len(ep, &in->rl_entry_truncated);
-	bpf_map_update_elem(&ep_owner, &in->ep, &k, BPF_ANY);
+	note_owner(in->ep, &k);
 }
 
 static __always_inline void enter_epoll_ctl(struct inflight *in, u32 tgid, s32 epfd, s32 op)
@@ -537,10 +555,8 @@ static __always_inline void enter_epoll_ctl(struct inflight *in, u32 tgid, s32 e
 	if (op != EPOLL_CTL_DEL)
 		in->bytes_in = sizeof(struct epoll_event);
 	ep = current_ep(epfd);
-	if (ep) {
-		u64 p = (u64)ep;
-		bpf_map_update_elem(&ep_owner, &p, &k, BPF_ANY);
-	}
+	if (ep)
+		note_owner((u64)ep, &k);
 }
 
 static __always_inline int on_enter(u32 sc, unsigned long a0, unsigned long a1,

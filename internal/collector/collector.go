@@ -166,7 +166,7 @@ func New(opts Options) (_ *Collector, err error) {
 	if err := c.prune(spec); err != nil {
 		return nil, err
 	}
-	if err := configure(spec, opts); err != nil {
+	if err := configure(spec, c.mode, opts); err != nil {
 		return nil, err
 	}
 	if opts.OnCall != nil {
@@ -265,7 +265,7 @@ func tracepointExists(group, name string) bool {
 }
 
 // configure sets the read-only configuration variables of the BPF object.
-func configure(spec *ebpf.CollectionSpec, opts Options) error {
+func configure(spec *ebpf.CollectionSpec, mode Mode, opts Options) error {
 	var comm [16]byte
 	copy(comm[:], opts.Comm)
 	set := map[string]any{
@@ -277,6 +277,7 @@ func configure(spec *ebpf.CollectionSpec, opts Options) error {
 		"cfg_self":           uint32(os.Getpid()),
 		"cfg_events":         opts.OnCall != nil,
 		"cfg_wakeup_bytes":   uint64(0),
+		"cfg_ep_callbacks":   mode != ModeTracepoint,
 	}
 	if opts.OnCall != nil {
 		set["cfg_wakeup_bytes"] = uint64(eventsBufferSize(opts.EventsBuffer) / wakeupFraction)

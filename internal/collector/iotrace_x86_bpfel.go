@@ -207,6 +207,7 @@ const (
 	iotraceVarCfgAll               = "cfg_all"
 	iotraceVarCfgComm              = "cfg_comm"
 	iotraceVarCfgCommLen           = "cfg_comm_len"
+	iotraceVarCfgEpCallbacks       = "cfg_ep_callbacks"
 	iotraceVarCfgEventpollFops     = "cfg_eventpoll_fops"
 	iotraceVarCfgEvents            = "cfg_events"
 	iotraceVarCfgFollow            = "cfg_follow"
@@ -349,6 +350,7 @@ type iotraceVariableSpecs struct {
 	CfgAll           *ebpf.VariableSpec `ebpf:"cfg_all"`
 	CfgComm          *ebpf.VariableSpec `ebpf:"cfg_comm"`
 	CfgCommLen       *ebpf.VariableSpec `ebpf:"cfg_comm_len"`
+	CfgEpCallbacks   *ebpf.VariableSpec `ebpf:"cfg_ep_callbacks"`
 	CfgEventpollFops *ebpf.VariableSpec `ebpf:"cfg_eventpoll_fops"`
 	CfgEvents        *ebpf.VariableSpec `ebpf:"cfg_events"`
 	CfgFollow        *ebpf.VariableSpec `ebpf:"cfg_follow"`
@@ -413,6 +415,7 @@ type iotraceVariables struct {
 	CfgAll           *ebpf.Variable `ebpf:"cfg_all"`
 	CfgComm          *ebpf.Variable `ebpf:"cfg_comm"`
 	CfgCommLen       *ebpf.Variable `ebpf:"cfg_comm_len"`
+	CfgEpCallbacks   *ebpf.Variable `ebpf:"cfg_ep_callbacks"`
 	CfgEventpollFops *ebpf.Variable `ebpf:"cfg_eventpoll_fops"`
 	CfgEvents        *ebpf.Variable `ebpf:"cfg_events"`
 	CfgFollow        *ebpf.Variable `ebpf:"cfg_follow"`
