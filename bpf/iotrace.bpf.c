@@ -559,15 +559,13 @@ static __always_inline void enter_epoll_ctl(struct inflight *in, u32 tgid, s32 e
 		note_owner((u64)ep, &k);
 }
 
-static __always_inline int on_enter(u32 sc, unsigned long a0, unsigned long a1,
-				    unsigned long a2, unsigned long a3)
+/* Fills the thread's inflight entry (slot, or a new one) for a traced call. */
+static __always_inline int record_enter(u32 sc, u32 tgid, u32 tid, struct inflight *slot,
+				   unsigned long a0, unsigned long a1, unsigned long a2,
+				   unsigned long a3)
 {
-	u64 id = bpf_get_current_pid_tgid();
-	u32 tgid = id >> 32, tid = (u32)id;
-	struct inflight in = {}, *slot;
+	struct inflight in = {};
 
-	if (!is_target(tgid))
-		return 0;
 	in.start_ns = bpf_ktime_get_ns();
 	in.sc = sc;
 	in.epfd = -1;
@@ -599,7 +597,6 @@ static __always_inline int on_enter(u32 sc, unsigned long a0, unsigned long a1,
 		break;
 	}
 
-	slot = bpf_map_lookup_elem(&inflight_calls, &tid);
 	if (!slot) {
 		in.sc = sc;
 		if (bpf_map_update_elem(&inflight_calls, &tid, &in, BPF_NOEXIST))
@@ -616,6 +613,25 @@ static __always_inline int on_enter(u32 sc, unsigned long a0, unsigned long a1,
 	asm volatile("" ::: "memory");
 	slot->sc = sc;
 	return 0;
+}
+
+static __always_inline int on_enter(u32 sc, unsigned long a0, unsigned long a1,
+				    unsigned long a2, unsigned long a3)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	u32 tgid = id >> 32, tid = (u32)id;
+	struct inflight *slot = NULL;
+
+	/*
+	 * Entries are made only for threads of targets and deleted when the
+	 * thread exits, so a thread that has one is traced: one hash lookup
+	 * instead of two for every call after a thread's first.
+	 */
+	if (tgid != cfg_self && may_be_target(tgid))
+		slot = bpf_map_lookup_elem(&inflight_calls, &tid);
+	if (!slot && !is_target(tgid))
+		return 0;
+	return record_enter(sc, tgid, tid, slot, a0, a1, a2, a3);
 }
 
 static __always_inline void exit_epoll_ctl(struct inflight *in, u32 tgid, long ret)
@@ -859,6 +875,8 @@ static __always_inline int on_exit(u32 sc, long ret)
 	struct stats *s;
 	u64 lat;
 
+	if (!may_be_target(tgid))
+		return 0;
 	in = bpf_map_lookup_elem(&inflight_calls, &tid);
 	if (!in || in->sc == SC_IDLE)
 		return 0;
