@@ -379,10 +379,14 @@ static __always_inline u64 popcount(u64 x)
 	return __builtin_popcountll(x);
 }
 
+/*
+ * The BTF-typed current task lets the verifier turn these pointer walks into
+ * plain loads (with a fault fixup), where BPF_CORE_READ costs one
+ * bpf_probe_read_kernel call per step.
+ */
 static __always_inline struct fdtable *current_fdt(void)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	return BPF_CORE_READ(task, files, fdt);
+	return bpf_get_current_task_btf()->files->fdt;
 }
 
 /* The eventpoll behind epfd in the current task, or NULL. */
@@ -392,9 +396,9 @@ static __always_inline struct eventpoll *current_ep(s32 epfd)
 	struct file **fds;
 	struct file *f = NULL;
 
-	if (epfd < 0 || (u32)epfd >= BPF_CORE_READ(fdt, max_fds))
+	if (epfd < 0 || (u32)epfd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[epfd]) || !f)
 		return NULL;
 	if (cfg_eventpoll_fops && (u64)BPF_CORE_READ(f, f_op) != cfg_eventpoll_fops)
@@ -487,7 +491,7 @@ static __always_inline void enter_select(struct inflight *in, long n, unsigned l
 	if (n < 0)
 		return; /* -EINVAL before anything is copied */
 	/* core_sys_select() caps n at the fd table size. */
-	max_fds = BPF_CORE_READ(current_fdt(), max_fds);
+	max_fds = current_fdt()->max_fds;
 	if (n > max_fds)
 		n = max_fds;
 	sets = (inp != 0) + (outp != 0) + (exp != 0);
