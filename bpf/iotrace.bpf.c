@@ -822,7 +822,9 @@ static __always_inline void add_to_stats(struct stats *s, u32 sc, long ret, u64 
  * Waking the reader is an interrupt (in a VM, IPIs and VM exits) that the
  * default ring buffer policy raises for every record while the reader keeps
  * up: it cost several microseconds a call. Wake it only when the backlog
- * crosses cfg_wakeup_bytes; the reader polls on a timer for the rest.
+ * crosses a multiple of cfg_wakeup_bytes (a few times per buffer, so a
+ * wakeup that races with the reader going to sleep is followed by another);
+ * the reader also drains on a timer.
  */
 static __always_inline u64 call_wakeup(void)
 {
@@ -832,7 +834,7 @@ static __always_inline u64 call_wakeup(void)
 	if (!cfg_wakeup_bytes)
 		return 0;
 	avail = bpf_ringbuf_query(&call_events, BPF_RB_AVAIL_DATA);
-	if (avail >= cfg_wakeup_bytes && avail < cfg_wakeup_bytes + rec)
+	if (avail >= rec && avail / cfg_wakeup_bytes != (avail - rec) / cfg_wakeup_bytes)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
 }

@@ -16,12 +16,12 @@ import (
 const DefaultEventsBuffer = 16 << 20
 
 // The kernel side wakes the per-call event reader only when the backlog
-// reaches 1/wakeupFraction of the ring buffer (a wakeup per record cost
-// microseconds per traced call); the reader also drains it every
-// callPollInterval.
+// crosses a multiple of 1/wakeupFraction of the ring buffer (a wakeup per
+// record cost microseconds per traced call); the reader also drains it
+// every callPollInterval.
 const (
 	wakeupFraction   = 8
-	callPollInterval = 20 * time.Millisecond
+	callPollInterval = 10 * time.Millisecond
 )
 
 // eventsBufferSize rounds a requested ring buffer size to what the kernel
