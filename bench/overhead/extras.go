@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +38,7 @@ type statsRun struct {
 	Condition string                `json:"condition"`
 	Loops     map[string]*statsLoop `json:"loops"`
 	Error     string                `json:"error,omitempty"`
+	Runs      []statsRun            `json:"runs,omitempty"` // in a summary: each round's run
 }
 
 // progsOf returns the BPF programs a process holds open.
@@ -109,21 +111,86 @@ func (r *runner) bpfStats() {
 			conds = append(conds, c)
 		}
 	}
-	for _, c := range conds {
-		sr := r.statsRun(c)
-		if sr.Error != "" {
-			logf("bpfstats %-24s ERROR %s", c.Name, sr.Error)
-		} else {
-			var cells []string
-			for _, k := range r.cfg.kinds {
-				if l := sr.Loops[k]; l != nil {
-					cells = append(cells, fmt.Sprintf("%s %.0f ns/call (programs %.0f)", k, l.NsPerCall, l.ProgNsPerCall))
-				}
-			}
-			logf("bpfstats %-24s %s", c.Name, strings.Join(cells, ", "))
+	// Every condition once per round, alternating the order; the figures
+	// are medians over the rounds (one run is noisy on a shared machine).
+	runs := map[string][]statsRun{}
+	for round := 0; round < r.cfg.rounds; round++ {
+		order := append([]condition(nil), conds...)
+		if round%2 == 1 {
+			slices.Reverse(order)
 		}
+		for _, c := range order {
+			sr := r.statsRun(c)
+			if sr.Error != "" {
+				logf("bpfstats round %d %-24s ERROR %s", round+1, c.Name, sr.Error)
+			}
+			runs[c.Name] = append(runs[c.Name], sr)
+		}
+	}
+	for _, c := range conds {
+		sr := summarizeStats(c.Name, runs[c.Name], r.cfg.kinds)
+		var cells []string
+		for _, k := range r.cfg.kinds {
+			if l := sr.Loops[k]; l != nil {
+				cells = append(cells, fmt.Sprintf("%s %.0f ns/call (programs %.0f)", k, l.NsPerCall, l.ProgNsPerCall))
+			}
+		}
+		logf("bpfstats %-24s %s", c.Name, strings.Join(cells, ", "))
 		r.res.BPFStats = append(r.res.BPFStats, sr)
 	}
+}
+
+// summarizeStats takes the median of each figure over the runs; programs
+// with the same name (the floor's) are added together first.
+func summarizeStats(name string, runs []statsRun, kinds []string) statsRun {
+	sum := statsRun{Condition: name, Loops: map[string]*statsLoop{}, Runs: runs}
+	var errs []string
+	for _, k := range kinds {
+		var loopNs, progNs []float64
+		perProg := map[string][][2]float64{} // name -> (ns/run, runs/call) per run
+		var calls uint64
+		for _, run := range runs {
+			if run.Error != "" {
+				errs = append(errs, run.Error)
+			}
+			l := run.Loops[k]
+			if l == nil {
+				continue
+			}
+			loopNs, progNs = append(loopNs, l.NsPerCall), append(progNs, l.ProgNsPerCall)
+			calls += l.Calls
+			byName := map[string][2]float64{} // total ns per call, runs per call
+			for _, p := range l.Progs {
+				v := byName[p.Name]
+				byName[p.Name] = [2]float64{v[0] + p.NsPerCall, v[1] + p.RunsPerCall}
+			}
+			for n, v := range byName {
+				perProg[n] = append(perProg[n], [2]float64{v[0] / v[1], v[1]})
+			}
+		}
+		if len(loopNs) == 0 {
+			continue
+		}
+		sl := &statsLoop{NsPerCall: median(loopNs), ProgNsPerCall: median(progNs), Calls: calls}
+		for n, vs := range perProg {
+			var nsRun, rpc []float64
+			for _, v := range vs {
+				nsRun, rpc = append(nsRun, v[0]), append(rpc, v[1])
+			}
+			for len(rpc) < len(loopNs) { // runs where it did not run at all
+				rpc = append(rpc, 0)
+			}
+			p := progStat{Name: n, NsPerRun: median(nsRun), RunsPerCall: median(rpc)}
+			p.NsPerCall = p.NsPerRun * p.RunsPerCall
+			sl.Progs = append(sl.Progs, p)
+		}
+		sort.Slice(sl.Progs, func(i, j int) bool { return sl.Progs[i].NsPerCall > sl.Progs[j].NsPerCall })
+		sum.Loops[k] = sl
+	}
+	if len(errs) > 0 {
+		sum.Error = strings.Join(uniq(errs), "; ")
+	}
+	return sum
 }
 
 func (r *runner) statsRun(c condition) (sr statsRun) {
@@ -251,7 +318,9 @@ func (r *runner) startup() {
 					t.FirstOutMs = append(t.FirstOutMs, ms(first.Sub(start)))
 				}
 				t.ReadyMs = append(t.ReadyMs, ms(at.Sub(start)))
-				d, err := p.stop(60 * time.Second)
+				// bpftrace 0.17 sometimes ignores a SIGINT that comes right
+				// after its BEGIN output; exit time is not a target here.
+				d, err := p.stop(10 * time.Second)
 				if err != nil {
 					t.Errors = append(t.Errors, err.Error())
 				}

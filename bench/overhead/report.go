@@ -315,7 +315,7 @@ func writeReport(w io.Writer, res *results) {
 	}
 
 	if len(res.BPFStats) > 0 || res.BPFStatsError != "" {
-		fmt.Fprintf(w, "## Where the time goes: BPF run time per loop call (kernel.bpf_stats_enabled, one run)\n\n")
+		fmt.Fprintf(w, "## Where the time goes: BPF run time per loop call (kernel.bpf_stats_enabled, medians over the rounds)\n\n")
 		if res.BPFStatsError != "" {
 			fmt.Fprintf(w, "%s\n\n", res.BPFStatsError)
 		}
