@@ -4,7 +4,8 @@
 // It also measures iotrace's start-up time, its memory while tracing 1,000
 // threads and the per-call event rate it drains without loss.
 //
-//	sudo go run ./bench/overhead [--quick] [--json FILE]
+//	sudo make bench-overhead ARGS="[--quick] [--json FILE] [--compare NAME=PATH]"
+//	sudo go run ./bench/overhead [flags]
 //
 // It needs root, gcc (to build its C workload), and is run from the module
 // root (it builds ./cmd/iotrace unless --iotrace names a binary). Results go
