@@ -6,7 +6,7 @@ BIN     ?= bin/iotrace
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build generate check-generated test test-unit fuzz lint run demo clean vmtest vmtest-bins
+.PHONY: all build generate check-generated test test-unit fuzz lint run demo clean vmtest vmtest-bins bench-overhead
 
 all: build
 
@@ -65,6 +65,13 @@ run: build
 # The built-in workloads side by side on the dashboard: sudo make demo
 demo: build
 	./$(BIN) $(ARGS)
+
+# What iotrace costs the programs it traces, against empty BPF programs on the
+# same attach points, bpftrace, strace -c and perf trace (BENCHMARKS.md).
+# Long (about 10 minutes; ARGS=--quick about 2); needs root and gcc. Not in CI.
+# sudo make bench-overhead ARGS="--json bench-overhead.json"
+bench-overhead:
+	$(GO) run ./bench/overhead $(ARGS)
 
 clean:
 	rm -rf bin

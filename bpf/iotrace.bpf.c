@@ -16,7 +16,9 @@
  * read before the kernel overwrites it (select's fd sets, the epoll ready
  * list) in `inflight_calls`, keyed by thread id. The sched_switch/sched_wakeup
  * programs add sleeps, wakeups and off-CPU time to that entry while the call
- * runs. on_exit() folds the entry into `call_stats` (per thread and syscall).
+ * runs. on_exit() folds the entry into `call_stats` (per thread and syscall)
+ * and marks it idle (SC_IDLE): a thread keeps its entry from call to call
+ * until it exits, so no call pays for a hash insert and delete.
  */
 
 #include "iotrace.h"
@@ -37,6 +39,7 @@ enum sc {
 	SC_EPOLL_PWAIT2 = 6,
 	SC_EPOLL_CTL = 7,
 	SC_EPOLL_CREATE = 8, /* epoll_create and epoll_create1: only resets per-epfd state */
+	SC_IDLE = 255,       /* inflight entry of a thread that is in no traced call */
 };
 
 #define LAT_BUCKETS 40
@@ -69,6 +72,8 @@ volatile const u32 cfg_comm_len = 0;
 volatile const u64 cfg_eventpoll_fops = 0; /* &eventpoll_fops from kallsyms, 0 if hidden */
 volatile const u32 cfg_self = 0;           /* iotrace's own tgid: never traced */
 volatile const bool cfg_events = false;    /* send one call_event per call */
+volatile const u64 cfg_wakeup_bytes = 0;   /* wake the call_events reader at this backlog; 0: per record */
+volatile const bool cfg_ep_callbacks = true; /* ep_poll_callback is traced: keep ep_owner */
 
 struct inflight {
 	u64 start_ns;
@@ -176,6 +181,22 @@ struct {
 	__type(key, u32);
 	__type(value, u8);
 } targets SEC(".maps");
+
+/*
+ * The cheap first test of "is this tgid a target?": slot tgid % TARGET_SLOTS
+ * is set (by the collector or here) before a target goes into `targets`, and
+ * never cleared. The verifier inlines an array lookup into a bounds check
+ * and an add, where a hash lookup hashes and walks a bucket; every syscall
+ * the probes see from other processes, and every context switch, wakeup,
+ * fork and exit on the machine, stops here.
+ */
+#define TARGET_SLOTS 65536
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TARGET_SLOTS);
+	__type(key, u32);
+	__type(value, u8);
+} target_slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -306,17 +327,35 @@ static __always_inline bool comm_matches(void)
 	return true;
 }
 
+/* False only if tgid is certainly not a target. */
+static __always_inline bool may_be_target(u32 tgid)
+{
+	u32 slot = tgid & (TARGET_SLOTS - 1);
+	u8 *set = bpf_map_lookup_elem(&target_slots, &slot);
+
+	return cfg_all || (set && *set);
+}
+
+static __always_inline void add_target(u32 tgid, u64 flags)
+{
+	u32 slot = tgid & (TARGET_SLOTS - 1);
+	u8 one = 1, *set = bpf_map_lookup_elem(&target_slots, &slot);
+
+	if (set)
+		*set = 1; /* before the hash entry: readers test the slot first */
+	bpf_map_update_elem(&targets, &tgid, &one, flags);
+}
+
 static __always_inline bool is_target(u32 tgid)
 {
 	if (tgid == cfg_self)
 		return false;
 	if (cfg_all)
 		return true;
-	if (bpf_map_lookup_elem(&targets, &tgid))
+	if (may_be_target(tgid) && bpf_map_lookup_elem(&targets, &tgid))
 		return true;
 	if (cfg_comm_len && comm_matches()) {
-		u8 one = 1;
-		bpf_map_update_elem(&targets, &tgid, &one, BPF_NOEXIST);
+		add_target(tgid, BPF_NOEXIST);
 		emit(EV_COMM_MATCH, tgid, 0);
 		return true;
 	}
@@ -340,10 +379,14 @@ static __always_inline u64 popcount(u64 x)
 	return __builtin_popcountll(x);
 }
 
+/*
+ * The BTF-typed current task lets the verifier turn these pointer walks into
+ * plain loads (with a fault fixup), where BPF_CORE_READ costs one
+ * bpf_probe_read_kernel call per step.
+ */
 static __always_inline struct fdtable *current_fdt(void)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	return BPF_CORE_READ(task, files, fdt);
+	return bpf_get_current_task_btf()->files->fdt;
 }
 
 /* The eventpoll behind epfd in the current task, or NULL. */
@@ -353,9 +396,9 @@ static __always_inline struct eventpoll *current_ep(s32 epfd)
 	struct file **fds;
 	struct file *f = NULL;
 
-	if (epfd < 0 || (u32)epfd >= BPF_CORE_READ(fdt, max_fds))
+	if (epfd < 0 || (u32)epfd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[epfd]) || !f)
 		return NULL;
 	if (cfg_eventpoll_fops && (u64)BPF_CORE_READ(f, f_op) != cfg_eventpoll_fops)
@@ -448,7 +491,7 @@ static __always_inline void enter_select(struct inflight *in, long n, unsigned l
 	if (n < 0)
 		return; /* -EINVAL before anything is copied */
 	/* core_sys_select() caps n at the fd table size. */
-	max_fds = BPF_CORE_READ(current_fdt(), max_fds);
+	max_fds = current_fdt()->max_fds;
 	if (n > max_fds)
 		n = max_fds;
 	sets = (inp != 0) + (outp != 0) + (exp != 0);
@@ -465,6 +508,23 @@ static __always_inline void enter_select(struct inflight *in, long n, unsigned l
 	bpf_loop(MAX_SELECT_WORDS, select_step, &c, 0);
 	in->fds_watched = c.watched;
 	in->fds_scanned = c.uni;
+}
+
+/*
+ * Remember which (tgid, epfd) owns ep, for ep_poll_callback. Only when it
+ * is traced, and only written when it changes: a hash update replaces the
+ * element (allocation, bucket lock) even when the value is the same.
+ */
+static __always_inline void note_owner(u64 ep, struct ep_key *k)
+{
+	struct ep_key *o;
+
+	if (!cfg_ep_callbacks)
+		return;
+	o = bpf_map_lookup_elem(&ep_owner, &ep);
+	if (o && o->tgid == k->tgid && o->epfd == k->epfd)
+		return;
+	bpf_map_update_elem(&ep_owner, &ep, k, BPF_ANY);
 }
 
 static __always_inline void enter_epoll_wait(struct inflight *in, u32 tgid, s32 epfd, s32 maxevents)
@@ -486,7 +546,7 @@ static __always_inline void enter_epoll_wait(struct inflight *in, u32 tgid, s32 
 		return;
 	in->ep = (u64)ep;
 	in->rl_entry = ready_list_len(ep, &in->rl_entry_truncated);
-	bpf_map_update_elem(&ep_owner, &in->ep, &k, BPF_ANY);
+	note_owner(in->ep, &k);
 }
 
 static __always_inline void enter_epoll_ctl(struct inflight *in, u32 tgid, s32 epfd, s32 op)
@@ -499,21 +559,17 @@ static __always_inline void enter_epoll_ctl(struct inflight *in, u32 tgid, s32 e
 	if (op != EPOLL_CTL_DEL)
 		in->bytes_in = sizeof(struct epoll_event);
 	ep = current_ep(epfd);
-	if (ep) {
-		u64 p = (u64)ep;
-		bpf_map_update_elem(&ep_owner, &p, &k, BPF_ANY);
-	}
+	if (ep)
+		note_owner((u64)ep, &k);
 }
 
-static __always_inline int on_enter(u32 sc, unsigned long a0, unsigned long a1,
-				    unsigned long a2, unsigned long a3)
+/* Fills the thread's inflight entry (slot, or a new one) for a traced call. */
+static __always_inline int record_enter(u32 sc, u32 tgid, u32 tid, struct inflight *slot,
+				   unsigned long a0, unsigned long a1, unsigned long a2,
+				   unsigned long a3)
 {
-	u64 id = bpf_get_current_pid_tgid();
-	u32 tgid = id >> 32, tid = (u32)id;
 	struct inflight in = {};
 
-	if (!is_target(tgid))
-		return 0;
 	in.start_ns = bpf_ktime_get_ns();
 	in.sc = sc;
 	in.epfd = -1;
@@ -545,9 +601,41 @@ static __always_inline int on_enter(u32 sc, unsigned long a0, unsigned long a1,
 		break;
 	}
 
-	if (bpf_map_update_elem(&inflight_calls, &tid, &in, BPF_ANY))
-		count(LOST_INFLIGHT);
+	if (!slot) {
+		in.sc = sc;
+		if (bpf_map_update_elem(&inflight_calls, &tid, &in, BPF_NOEXIST))
+			count(LOST_INFLIGHT);
+		return 0;
+	}
+	/*
+	 * Reuse the thread's entry. The scheduler programs leave idle entries
+	 * alone, so the entry is filled while idle and becomes live last.
+	 */
+	slot->sc = SC_IDLE;
+	in.sc = SC_IDLE;
+	*slot = in;
+	asm volatile("" ::: "memory");
+	slot->sc = sc;
 	return 0;
+}
+
+static __always_inline int on_enter(u32 sc, unsigned long a0, unsigned long a1,
+				    unsigned long a2, unsigned long a3)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	u32 tgid = id >> 32, tid = (u32)id;
+	struct inflight *slot = NULL;
+
+	/*
+	 * Entries are made only for threads of targets and deleted when the
+	 * thread exits, so a thread that has one is traced: one hash lookup
+	 * instead of two for every call after a thread's first.
+	 */
+	if (tgid != cfg_self && may_be_target(tgid))
+		slot = bpf_map_lookup_elem(&inflight_calls, &tid);
+	if (!slot && !is_target(tgid))
+		return 0;
+	return record_enter(sc, tgid, tid, slot, a0, a1, a2, a3);
 }
 
 static __always_inline void exit_epoll_ctl(struct inflight *in, u32 tgid, long ret)
@@ -730,6 +818,27 @@ static __always_inline void add_to_stats(struct stats *s, u32 sc, long ret, u64 
 	}
 }
 
+/*
+ * Waking the reader is an interrupt (in a VM, IPIs and VM exits) that the
+ * default ring buffer policy raises for every record while the reader keeps
+ * up: it cost several microseconds a call. Wake it only when the backlog
+ * crosses a multiple of cfg_wakeup_bytes (a few times per buffer, so a
+ * wakeup that races with the reader going to sleep is followed by another);
+ * the reader also drains on a timer.
+ */
+static __always_inline u64 call_wakeup(void)
+{
+	const u64 rec = (sizeof(struct call_event) + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL;
+	u64 avail;
+
+	if (!cfg_wakeup_bytes)
+		return 0;
+	avail = bpf_ringbuf_query(&call_events, BPF_RB_AVAIL_DATA);
+	if (avail >= rec && avail / cfg_wakeup_bytes != (avail - rec) / cfg_wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void emit_call(u32 sc, long ret, u64 lat, u32 tgid, u32 tid,
 				      struct inflight *in, struct call_cost *c)
 {
@@ -759,7 +868,7 @@ static __always_inline void emit_call(u32 sc, long ret, u64 lat, u32 tgid, u32 t
 	e->rl_exit = c->rl_valid ? (s32)c->rl_exit : -1;
 	e->fds_unknown = c->fds_unknown;
 	e->pad[0] = e->pad[1] = e->pad[2] = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, call_wakeup());
 }
 
 static __always_inline int on_exit(u32 sc, long ret)
@@ -772,8 +881,10 @@ static __always_inline int on_exit(u32 sc, long ret)
 	struct stats *s;
 	u64 lat;
 
+	if (!may_be_target(tgid))
+		return 0;
 	in = bpf_map_lookup_elem(&inflight_calls, &tid);
-	if (!in)
+	if (!in || in->sc == SC_IDLE)
 		return 0;
 	if (in->sc != sc)
 		goto out; /* entry belongs to a call whose exit we missed */
@@ -804,7 +915,7 @@ events:
 	if (cfg_events)
 		emit_call(sc, ret, lat, tgid, tid, in, &c);
 out:
-	bpf_map_delete_elem(&inflight_calls, &tid);
+	in->sc = SC_IDLE;
 	return 0;
 }
 
@@ -969,27 +1080,38 @@ int BPF_KPROBE(kp_ep_poll_callback, wait_queue_entry_t *wait, unsigned mode, int
 
 /* ---- scheduler: sleeps, wakeups and off-CPU time inside a traced call ---- */
 
+/*
+ * These run for every task on the machine, so untraced tasks must leave at
+ * once: the task pointers are BTF-typed, read directly (no probe-read helper
+ * calls), and only threads of possible targets are looked up.
+ */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
-	u32 ptid = BPF_CORE_READ(prev, pid), ntid = BPF_CORE_READ(next, pid);
 	u64 now = 0;
 	struct inflight *in;
+	u32 tid;
 
-	in = bpf_map_lookup_elem(&inflight_calls, &ptid);
-	if (in) {
-		now = bpf_ktime_get_ns();
-		in->off_cpu_since = now;
-		if (!preempt && prev_state != 0)
-			in->sleeps++;
-	}
-	in = bpf_map_lookup_elem(&inflight_calls, &ntid);
-	if (in && in->off_cpu_since) {
-		if (!now)
+	if (may_be_target(prev->tgid)) {
+		tid = prev->pid;
+		in = bpf_map_lookup_elem(&inflight_calls, &tid);
+		if (in && in->sc != SC_IDLE) {
 			now = bpf_ktime_get_ns();
-		in->blocked_ns += now - in->off_cpu_since;
-		in->off_cpu_since = 0;
+			in->off_cpu_since = now;
+			if (!preempt && prev_state != 0)
+				in->sleeps++;
+		}
+	}
+	if (may_be_target(next->tgid)) {
+		tid = next->pid;
+		in = bpf_map_lookup_elem(&inflight_calls, &tid);
+		if (in && in->sc != SC_IDLE && in->off_cpu_since) {
+			if (!now)
+				now = bpf_ktime_get_ns();
+			in->blocked_ns += now - in->off_cpu_since;
+			in->off_cpu_since = 0;
+		}
 	}
 	return 0;
 }
@@ -997,10 +1119,14 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev, struct tas
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(on_sched_wakeup, struct task_struct *p)
 {
-	u32 tid = BPF_CORE_READ(p, pid);
-	struct inflight *in = bpf_map_lookup_elem(&inflight_calls, &tid);
+	struct inflight *in;
+	u32 tid;
 
-	if (in) {
+	if (!may_be_target(p->tgid))
+		return 0;
+	tid = p->pid;
+	in = bpf_map_lookup_elem(&inflight_calls, &tid);
+	if (in && in->sc != SC_IDLE) {
 		__sync_fetch_and_add(&in->wakeups, 1);
 		in->last_wakeup = bpf_ktime_get_ns();
 	}
@@ -1010,14 +1136,13 @@ int BPF_PROG(on_sched_wakeup, struct task_struct *p)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_sched_fork, struct task_struct *parent, struct task_struct *child)
 {
-	u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
-	u8 one = 1;
+	u32 ptgid = parent->tgid, ctgid = child->tgid;
 
 	if (!cfg_follow || cfg_all || ptgid == ctgid)
 		return 0;
-	if (!bpf_map_lookup_elem(&targets, &ptgid))
+	if (!may_be_target(ptgid) || !bpf_map_lookup_elem(&targets, &ptgid))
 		return 0;
-	bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
+	add_target(ctgid, BPF_ANY);
 	emit(EV_FORK, ctgid, ptgid);
 	return 0;
 }
@@ -1025,8 +1150,10 @@ int BPF_PROG(on_sched_fork, struct task_struct *parent, struct task_struct *chil
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_sched_exit, struct task_struct *p)
 {
-	u32 tid = BPF_CORE_READ(p, pid), tgid = BPF_CORE_READ(p, tgid);
+	u32 tid = p->pid, tgid = p->tgid;
 
+	if (!may_be_target(tgid))
+		return 0;
 	bpf_map_delete_elem(&inflight_calls, &tid);
 	/* signal->live reaches 0 when the last thread of the process exits. */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -142,6 +143,10 @@ func New(opts Options) (_ *Collector, err error) {
 		tgids = append(tgids, tgid)
 	}
 
+	// Reading /proc/kallsyms takes the kernel ~50 ms: overlap it with the
+	// probe checks.
+	fops := make(chan uint64, 1)
+	go func() { fops <- kallsymsAddr("eventpoll_fops") }()
 	mode, reason, err := Choose(opts.Mode)
 	if err != nil {
 		return nil, err
@@ -169,13 +174,13 @@ func New(opts Options) (_ *Collector, err error) {
 	if err := c.prune(spec); err != nil {
 		return nil, err
 	}
-	if err := configure(spec, opts); err != nil {
+	if err := configure(spec, c.mode, opts, <-fops); err != nil {
 		return nil, err
 	}
 	if opts.OnCall != nil {
 		spec.Maps["call_events"].MaxEntries = eventsBufferSize(opts.EventsBuffer)
 	}
-	c.coll, err = ebpf.NewCollection(spec)
+	c.coll, err = loadCollection(spec)
 	if err != nil {
 		var verr *ebpf.VerifierError
 		if errors.As(err, &verr) {
@@ -208,6 +213,58 @@ func New(opts Options) (_ *Collector, err error) {
 		go c.readCalls()
 	}
 	return c, nil
+}
+
+// loadCollection is ebpf.NewCollection with the programs verified in
+// parallel, one batch per CPU: the maps are made once, then each batch is
+// loaded against them. The verifier takes about 10 ms for each of iotrace's
+// programs, most of its start-up.
+func loadCollection(spec *ebpf.CollectionSpec) (*ebpf.Collection, error) {
+	batches := min(runtime.NumCPU(), len(spec.Programs))
+	if batches < 2 {
+		return ebpf.NewCollection(spec)
+	}
+	mapsOnly := spec.Copy()
+	mapsOnly.Programs = nil
+	maps, err := ebpf.NewCollection(mapsOnly)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(spec.Programs))
+	for name := range spec.Programs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	parts := make([]*ebpf.Collection, batches)
+	errs := make([]error, batches)
+	cache := btf.NewCache()
+	var wg sync.WaitGroup
+	for i := range batches {
+		part := spec.Copy()
+		part.Programs = map[string]*ebpf.ProgramSpec{}
+		for j := i; j < len(names); j += batches {
+			part.Programs[names[j]] = spec.Programs[names[j]]
+		}
+		wg.Go(func() {
+			parts[i], errs[i] = ebpf.NewCollectionWithOptions(part, ebpf.CollectionOptions{MapReplacements: maps.Maps, Cache: cache})
+		})
+	}
+	wg.Wait()
+	coll := &ebpf.Collection{Programs: map[string]*ebpf.Program{}, Maps: maps.Maps, Variables: maps.Variables}
+	for _, p := range parts {
+		if p == nil {
+			continue
+		}
+		for name := range p.Programs {
+			coll.Programs[name] = p.DetachProgram(name)
+		}
+		p.Close() // its clones of the maps
+	}
+	if err := errors.Join(errs...); err != nil {
+		coll.Close()
+		return nil, err
+	}
+	return coll, nil
 }
 
 // prune deletes from spec the programs this run does not use, choosing for
@@ -329,7 +386,7 @@ func tracepointExists(group, name string) bool {
 }
 
 // configure sets the read-only configuration variables of the BPF object.
-func configure(spec *ebpf.CollectionSpec, opts Options) error {
+func configure(spec *ebpf.CollectionSpec, mode Mode, opts Options, eventpollFops uint64) error {
 	var comm [16]byte
 	copy(comm[:], opts.Comm)
 	set := map[string]any{
@@ -337,9 +394,14 @@ func configure(spec *ebpf.CollectionSpec, opts Options) error {
 		"cfg_follow":         !opts.NoFollow,
 		"cfg_comm":           comm,
 		"cfg_comm_len":       uint32(len(opts.Comm)),
-		"cfg_eventpoll_fops": kallsymsAddr("eventpoll_fops"),
+		"cfg_eventpoll_fops": eventpollFops,
 		"cfg_self":           uint32(os.Getpid()),
 		"cfg_events":         opts.OnCall != nil,
+		"cfg_wakeup_bytes":   uint64(0),
+		"cfg_ep_callbacks":   mode != ModeTracepoint,
+	}
+	if opts.OnCall != nil {
+		set["cfg_wakeup_bytes"] = uint64(eventsBufferSize(opts.EventsBuffer) / wakeupFraction)
 	}
 	for name, v := range set {
 		vs, ok := spec.Variables[name]
@@ -416,6 +478,11 @@ func (c *Collector) AddTarget(tgid int) error {
 	c.noteProcess(tgid)
 	one := uint8(1)
 	key := uint32(tgid)
+	// The slot first: the kernel side tests it before the hash.
+	slot := key % c.objs.TargetSlots.MaxEntries()
+	if err := c.objs.TargetSlots.Update(&slot, &one, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("adding target %d: %w", tgid, err)
+	}
 	if err := c.objs.Targets.Update(&key, &one, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("adding target %d: %w", tgid, err)
 	}

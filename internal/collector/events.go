@@ -15,6 +15,15 @@ import (
 // DefaultEventsBuffer is the size of the per-call event ring buffer.
 const DefaultEventsBuffer = 16 << 20
 
+// The kernel side wakes the per-call event reader only when the backlog
+// crosses a multiple of 1/wakeupFraction of the ring buffer (a wakeup per
+// record cost microseconds per traced call); the reader also drains it
+// every callPollInterval.
+const (
+	wakeupFraction   = 8
+	callPollInterval = 10 * time.Millisecond
+)
+
 // eventsBufferSize rounds a requested ring buffer size to what the kernel
 // accepts: a power of two, at least one page.
 func eventsBufferSize(n int) uint32 {
@@ -77,10 +86,14 @@ func (c *Collector) readCalls() {
 	defer close(c.callsDone)
 	offset := monotonicOffset()
 	var rec ringbuf.Record
+	c.callReader.SetDeadline(time.Now().Add(callPollInterval))
 	for {
 		if err := c.callReader.ReadInto(&rec); err != nil {
 			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, ringbuf.ErrFlushed) {
 				return
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.callReader.SetDeadline(time.Now().Add(callPollInterval))
 			}
 			continue
 		}

@@ -136,6 +136,7 @@ const (
 	iotraceMapErrs                 = "errs"
 	iotraceMapInflightCalls        = "inflight_calls"
 	iotraceMapProcEvents           = "proc_events"
+	iotraceMapTargetSlots          = "target_slots"
 	iotraceMapTargets              = "targets"
 	iotraceProgFeEnterEpollCreate  = "fe_enter_epoll_create"
 	iotraceProgFeEnterEpollCreate1 = "fe_enter_epoll_create1"
@@ -206,10 +207,12 @@ const (
 	iotraceVarCfgAll               = "cfg_all"
 	iotraceVarCfgComm              = "cfg_comm"
 	iotraceVarCfgCommLen           = "cfg_comm_len"
+	iotraceVarCfgEpCallbacks       = "cfg_ep_callbacks"
 	iotraceVarCfgEventpollFops     = "cfg_eventpoll_fops"
 	iotraceVarCfgEvents            = "cfg_events"
 	iotraceVarCfgFollow            = "cfg_follow"
 	iotraceVarCfgSelf              = "cfg_self"
+	iotraceVarCfgWakeupBytes       = "cfg_wakeup_bytes"
 	iotraceVarUnusedCallEvent      = "unused_call_event"
 )
 
@@ -336,6 +339,7 @@ type iotraceMapSpecs struct {
 	Errs          *ebpf.MapSpec `ebpf:"errs"`
 	InflightCalls *ebpf.MapSpec `ebpf:"inflight_calls"`
 	ProcEvents    *ebpf.MapSpec `ebpf:"proc_events"`
+	TargetSlots   *ebpf.MapSpec `ebpf:"target_slots"`
 	Targets       *ebpf.MapSpec `ebpf:"targets"`
 }
 
@@ -346,10 +350,12 @@ type iotraceVariableSpecs struct {
 	CfgAll           *ebpf.VariableSpec `ebpf:"cfg_all"`
 	CfgComm          *ebpf.VariableSpec `ebpf:"cfg_comm"`
 	CfgCommLen       *ebpf.VariableSpec `ebpf:"cfg_comm_len"`
+	CfgEpCallbacks   *ebpf.VariableSpec `ebpf:"cfg_ep_callbacks"`
 	CfgEventpollFops *ebpf.VariableSpec `ebpf:"cfg_eventpoll_fops"`
 	CfgEvents        *ebpf.VariableSpec `ebpf:"cfg_events"`
 	CfgFollow        *ebpf.VariableSpec `ebpf:"cfg_follow"`
 	CfgSelf          *ebpf.VariableSpec `ebpf:"cfg_self"`
+	CfgWakeupBytes   *ebpf.VariableSpec `ebpf:"cfg_wakeup_bytes"`
 	UnusedCallEvent  *ebpf.VariableSpec `ebpf:"unused_call_event"`
 }
 
@@ -382,6 +388,7 @@ type iotraceMaps struct {
 	Errs          *ebpf.Map `ebpf:"errs"`
 	InflightCalls *ebpf.Map `ebpf:"inflight_calls"`
 	ProcEvents    *ebpf.Map `ebpf:"proc_events"`
+	TargetSlots   *ebpf.Map `ebpf:"target_slots"`
 	Targets       *ebpf.Map `ebpf:"targets"`
 }
 
@@ -396,6 +403,7 @@ func (m *iotraceMaps) Close() error {
 		m.Errs,
 		m.InflightCalls,
 		m.ProcEvents,
+		m.TargetSlots,
 		m.Targets,
 	)
 }
@@ -407,10 +415,12 @@ type iotraceVariables struct {
 	CfgAll           *ebpf.Variable `ebpf:"cfg_all"`
 	CfgComm          *ebpf.Variable `ebpf:"cfg_comm"`
 	CfgCommLen       *ebpf.Variable `ebpf:"cfg_comm_len"`
+	CfgEpCallbacks   *ebpf.Variable `ebpf:"cfg_ep_callbacks"`
 	CfgEventpollFops *ebpf.Variable `ebpf:"cfg_eventpoll_fops"`
 	CfgEvents        *ebpf.Variable `ebpf:"cfg_events"`
 	CfgFollow        *ebpf.Variable `ebpf:"cfg_follow"`
 	CfgSelf          *ebpf.Variable `ebpf:"cfg_self"`
+	CfgWakeupBytes   *ebpf.Variable `ebpf:"cfg_wakeup_bytes"`
 	UnusedCallEvent  *ebpf.Variable `ebpf:"unused_call_event"`
 }
 

@@ -76,19 +76,25 @@ func retZero() asm.Instructions {
 // tryAttach loads a program that does nothing, attaches it with attach and
 // detaches it again: the only reliable way to know whether the kernel allows
 // an attach type (fentry, for one, loads only where function tracing is
-// permitted).
+// permitted). The detach happens in the background: detaching a tracepoint
+// waits for RCU grace periods (75 ms of iotrace's start-up here), and the
+// answer is known once the attach succeeded.
 func tryAttach(spec *ebpf.ProgramSpec, attach func(*ebpf.Program) (link.Link, error)) error {
 	spec.Instructions, spec.License = retZero(), "GPL"
 	prog, err := ebpf.NewProgram(spec)
 	if err != nil {
 		return err
 	}
-	defer prog.Close()
 	l, err := attach(prog)
 	if err != nil {
+		prog.Close()
 		return err
 	}
-	return l.Close()
+	go func() {
+		l.Close()
+		prog.Close()
+	}()
+	return nil
 }
 
 func attachTracing(p *ebpf.Program) (link.Link, error) {

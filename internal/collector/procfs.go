@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -105,9 +106,16 @@ func kallsymsAddr(name string) uint64 {
 		return 0
 	}
 	defer f.Close()
+	// 120,000 lines: test for the name before splitting a line.
+	want := []byte(" " + name)
 	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
 	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
+		line := sc.Bytes()
+		if !bytes.Contains(line, want) {
+			continue
+		}
+		fields := strings.Fields(string(line))
 		if len(fields) >= 3 && fields[2] == name {
 			v, err := strconv.ParseUint(fields[0], 16, 64)
 			if err != nil {

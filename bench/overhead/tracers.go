@@ -1,0 +1,419 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// proc is a tracer process running beside the workload.
+type proc struct {
+	name   string
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	done   chan struct{}
+	err    error
+	// With a stdout scanner: lines and when each arrived.
+	mu    sync.Mutex
+	lines []timedLine
+	saw   chan string // every line, for waiters (buffered, lossy)
+}
+
+type timedLine struct {
+	at   time.Time
+	text string
+}
+
+// startProc starts argv; with scan, stdout is read line by line, else it
+// goes to stdoutFile (or nowhere).
+func startProc(name string, argv []string, scan bool, stdoutFile string) (*proc, error) {
+	p := &proc{name: name, cmd: exec.Command(argv[0], argv[1:]...), done: make(chan struct{}), saw: make(chan string, 1024)}
+	p.cmd.Stderr = &p.stderr
+	var out io.ReadCloser
+	var f *os.File
+	if scan {
+		var err error
+		if out, err = p.cmd.StdoutPipe(); err != nil {
+			return nil, err
+		}
+	} else if stdoutFile != "" {
+		var err error
+		if f, err = os.Create(stdoutFile); err != nil {
+			return nil, err
+		}
+		p.cmd.Stdout = f
+	}
+	if err := p.cmd.Start(); err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	if f != nil {
+		f.Close()
+	}
+	readDone := make(chan struct{})
+	if scan {
+		go func() {
+			sc := bufio.NewScanner(out)
+			sc.Buffer(make([]byte, 64<<10), 16<<20)
+			for sc.Scan() {
+				l := timedLine{at: time.Now(), text: sc.Text()}
+				p.mu.Lock()
+				p.lines = append(p.lines, l)
+				p.mu.Unlock()
+				select {
+				case p.saw <- l.text:
+				default:
+				}
+			}
+			close(readDone)
+		}()
+	} else {
+		close(readDone)
+	}
+	go func() {
+		<-readDone
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *proc) failure() error {
+	return fmt.Errorf("%s exited (%v): %s", p.name, p.err, lastLines(p.stderr.String(), 5))
+}
+
+// waitFile waits until path exists; it fails if the process exits first.
+func (p *proc) waitFile(path string, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return time.Since(start), nil
+		}
+		if p.exited() {
+			return 0, p.failure()
+		}
+		if time.Since(start) > timeout {
+			return 0, fmt.Errorf("%s: %s did not appear within %s", p.name, path, timeout)
+		}
+		time.Sleep(500 * time.Microsecond)
+	}
+}
+
+// waitLine waits for a stdout line containing s.
+func (p *proc) waitLine(s string, timeout time.Duration) (time.Time, error) {
+	deadline := time.After(timeout)
+	for {
+		p.mu.Lock()
+		for _, l := range p.lines {
+			if strings.Contains(l.text, s) {
+				p.mu.Unlock()
+				return l.at, nil
+			}
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.saw:
+		case <-p.done:
+			p.mu.Lock()
+			for _, l := range p.lines {
+				if strings.Contains(l.text, s) {
+					p.mu.Unlock()
+					return l.at, nil
+				}
+			}
+			p.mu.Unlock()
+			return time.Time{}, p.failure()
+		case <-deadline:
+			return time.Time{}, fmt.Errorf("%s printed no %q within %s", p.name, s, timeout)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b strings.Builder
+	for _, l := range p.lines {
+		b.WriteString(l.text)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// wait waits up to timeout for the process to exit by itself.
+func (p *proc) wait(timeout time.Duration) bool {
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
+// stop sends SIGINT (unless it already exited) and waits; SIGKILL after
+// timeout. It returns how long the exit took after the signal.
+func (p *proc) stop(timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	if !p.exited() {
+		p.cmd.Process.Signal(syscall.SIGINT)
+	}
+	if !p.wait(timeout) {
+		p.cmd.Process.Kill()
+		<-p.done
+		return time.Since(start), fmt.Errorf("%s did not exit within %s of SIGINT: killed", p.name, timeout)
+	}
+	return time.Since(start), nil
+}
+
+// exitErr reports an unsuccessful exit. A process that ended on our SIGINT
+// counts as successful.
+func (p *proc) exitErr() error {
+	if p.err == nil {
+		return nil
+	}
+	var ee *exec.ExitError
+	if errors.As(p.err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGINT {
+			return nil
+		}
+	}
+	return p.failure()
+}
+
+func lastLines(s string, n int) string {
+	ls := strings.Split(strings.TrimSpace(s), "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return strings.Join(ls, " | ")
+}
+
+// ---- iotrace ----
+
+// iotraceDoc is the part of iotrace's JSON trace the harness reads.
+type iotraceDoc struct {
+	Meta struct {
+		ProbeMode  string            `json:"probe_mode"`
+		LostEvents uint64            `json:"lost_events"`
+		Lost       map[string]uint64 `json:"lost"`
+		Events     *struct {
+			Recorded  uint64 `json:"recorded"`
+			OverLimit uint64 `json:"over_limit"`
+			Limit     int    `json:"limit"`
+		} `json:"events"`
+	} `json:"meta"`
+	Processes []struct {
+		Pid      int `json:"pid"`
+		Syscalls map[string]struct {
+			Calls uint64 `json:"calls"`
+		} `json:"syscalls"`
+		Threads []struct {
+			Tid int `json:"tid"`
+		} `json:"threads"`
+	} `json:"processes"`
+}
+
+// readIotraceDoc reads meta and processes, and stops before the per-call
+// events (which can be hundreds of MB).
+func readIotraceDoc(path string) (*iotraceDoc, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(bufio.NewReaderSize(f, 1<<20))
+	doc := &iotraceDoc{}
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("%s: not a JSON object", path)
+	}
+	var haveMeta, haveProcs bool
+	for dec.More() && !(haveMeta && haveProcs) {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		switch t {
+		case "meta":
+			err, haveMeta = dec.Decode(&doc.Meta), true
+		case "processes":
+			err, haveProcs = dec.Decode(&doc.Processes), true
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if !haveMeta {
+		return nil, fmt.Errorf("%s: no meta", path)
+	}
+	return doc, nil
+}
+
+// calls returns what iotrace counted for pid.
+func (d *iotraceDoc) calls(pid int) map[string]uint64 {
+	m := map[string]uint64{}
+	for _, p := range d.Processes {
+		if p.Pid != pid {
+			continue
+		}
+		for sc, s := range p.Syscalls {
+			m[sc] = s.Calls
+		}
+	}
+	return m
+}
+
+// startIotrace starts iotrace with args plus a ready file and waits until
+// every probe is attached.
+func (r *runner) startIotrace(tag string, args []string) (*proc, time.Duration, error) {
+	return r.startIotraceBin(r.iotrace, tag, args)
+}
+
+// startIotraceBin is startIotrace with another iotrace binary.
+func (r *runner) startIotraceBin(bin, tag string, args []string) (*proc, time.Duration, error) {
+	ready := filepath.Join(r.dir, tag+".ready")
+	os.Remove(ready)
+	argv := append([]string{bin}, args...)
+	argv = append(argv, "--ready-file", ready)
+	p, err := startProc("iotrace", argv, false, filepath.Join(r.dir, tag+".stdout"))
+	if err != nil {
+		return nil, 0, err
+	}
+	d, err := p.waitFile(ready, 60*time.Second)
+	if err != nil {
+		p.stop(10 * time.Second)
+		return nil, 0, err
+	}
+	return p, d, nil
+}
+
+// ---- bpftrace ----
+
+const bpftraceReady = "IOTRACE_BENCH_READY"
+
+// bpftraceScript counts calls and keeps a latency histogram per syscall for
+// pid, on the same syscall tracepoints iotrace uses.
+func bpftraceScript(pid int) string {
+	var enter, exit []string
+	for _, sc := range tracedSyscalls {
+		enter = append(enter, "tracepoint:syscalls:sys_enter_"+sc)
+		exit = append(exit, "tracepoint:syscalls:sys_exit_"+sc)
+	}
+	return fmt.Sprintf(`BEGIN { printf("%s\n"); }
+%s
+/pid == %d/
+{
+	@start[tid] = nsecs;
+}
+%s
+/pid == %d/
+{
+	$s = @start[tid];
+	if ($s != 0) {
+		@lat[args->__syscall_nr] = hist(nsecs - $s);
+		@calls[args->__syscall_nr] = count();
+		delete(@start[tid]);
+	}
+}
+`, bpftraceReady, strings.Join(enter, ",\n"), pid, strings.Join(exit, ",\n"), pid)
+}
+
+func (r *runner) startBpftrace(tag string, pid int) (*proc, error) {
+	script := filepath.Join(r.dir, tag+".bt")
+	if err := os.WriteFile(script, []byte(bpftraceScript(pid)), 0o644); err != nil {
+		return nil, err
+	}
+	return startProc("bpftrace", []string{"bpftrace", script}, true, "")
+}
+
+// syscallNumbers are the x86_64 numbers of the loops' syscalls.
+var syscallNumbers = map[string]int{"poll": 7, "pselect6": 270, "epoll_wait": 232, "getppid": 110}
+
+// bpftraceCalls reads "@calls[NR]: N" lines.
+func bpftraceCalls(out string) map[string]uint64 {
+	m := map[string]uint64{}
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "@calls[") {
+			continue
+		}
+		nr, n, ok := strings.Cut(strings.TrimPrefix(l, "@calls["), "]: ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseUint(n, 10, 64)
+		if err != nil {
+			continue
+		}
+		for k, num := range syscallNumbers {
+			if strconv.Itoa(num) == nr {
+				m[k] = v
+			}
+		}
+	}
+	return m
+}
+
+// perfCalls parses perf trace -s output: "syscall calls errors total min avg max stddev".
+func perfCalls(out string) map[string]uint64 {
+	m := map[string]uint64{}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 {
+			continue
+		}
+		if _, ok := syscallNumbers[f[0]]; !ok {
+			continue
+		}
+		if v, err := strconv.ParseUint(f[1], 10, 64); err == nil {
+			m[f[0]] += v
+		}
+	}
+	return m
+}
+
+// straceCalls parses strace -c output: "% time seconds usecs/call calls [errors] syscall".
+func straceCalls(out string) map[string]uint64 {
+	m := map[string]uint64{}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 5 {
+			continue
+		}
+		name := f[len(f)-1]
+		if _, ok := syscallNumbers[name]; !ok {
+			continue
+		}
+		if v, err := strconv.ParseUint(f[3], 10, 64); err == nil {
+			m[name] += v
+		}
+	}
+	return m
+}
