@@ -21,10 +21,13 @@ check-generated: generate
 	@git diff --exit-code -- internal/collector/ || \
 		{ echo "generated BPF files are out of date: run 'make generate' and commit"; exit 1; }
 
-# The full suite. The root integration tests need root; with IOTRACE_CI=1
-# they fail instead of skipping when they cannot run.
+# The full suite (probe mode auto), then the exact-figure tests again in
+# rawtp mode, which auto does not pick where syscall tracepoints exist. The
+# root integration tests need root; with IOTRACE_CI=1 they fail instead of
+# skipping when they cannot run.
 test:
 	$(GO) test -count=1 ./...
+	IOTRACE_PROBE_MODE=rawtp $(GO) test -count=1 -run 'Scenario|Exit|TraceUntilSignal|TraceCommand|FollowChildren' ./internal/collector/ ./cmd/iotrace/
 
 # The root tests under stock Debian kernels in qemu, once per probe mode
 # (fentry, kprobe, tracepoint): this host refuses fentry and has no kprobes.
@@ -39,7 +42,7 @@ vmtest-bins: build
 	CGO_ENABLED=0 $(GO) test -c -o $(VMTEST_BINS)/iotrace.test ./cmd/iotrace
 
 vmtest: vmtest-bins
-	vmtest/run.sh --kernel $(VMTEST_KERNELS) --timeout 1500 $(VMTEST_ARGS) \
+	vmtest/run.sh --kernel $(VMTEST_KERNELS) --modes fentry,kprobe,rawtp,tracepoint --timeout 2000 $(VMTEST_ARGS) \
 		--add $(BIN):/usr/local/bin/iotrace --env IOTRACE_BIN=/usr/local/bin/iotrace \
 		-- $(VMTEST_BINS)/smoke.test -test.v \
 		-- $(VMTEST_BINS)/collector.test -test.v \

@@ -88,7 +88,15 @@ struct signal_struct {
 	atomic_t live;
 } __attribute__((preserve_access_index));
 
+/* x86: TS_COMPAT in status marks a 32-bit (ia32) syscall in progress. */
+struct thread_info {
+	u32 status;
+} __attribute__((preserve_access_index));
+
+#define TS_COMPAT 0x0002
+
 struct task_struct {
+	struct thread_info thread_info;
 	int pid;
 	int tgid;
 	struct files_struct *files;

@@ -270,7 +270,7 @@ func (r *runner) detect() error {
 	}
 	for _, l := range strings.Split(string(out), "\n") {
 		f := strings.Fields(l)
-		if len(f) >= 2 && f[1] == "yes" && (f[0] == "fentry" || f[0] == "kprobe" || f[0] == "tracepoint") {
+		if len(f) >= 2 && f[1] == "yes" && (f[0] == "fentry" || f[0] == "kprobe" || f[0] == "rawtp" || f[0] == "tracepoint") {
 			r.modes = append(r.modes, f[0])
 		}
 	}

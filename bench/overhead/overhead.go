@@ -116,7 +116,7 @@ func (r *runner) conditions() []condition {
 		Name: "none", Desc: "nothing attached",
 		attach: func(int) (session, error) { return noSession{}, nil },
 	}}
-	floorFor := map[string]string{"tracepoint": "floor-tp", "fentry": "floor-fentry", "kprobe": "floor-kprobe"}
+	floorFor := map[string]string{"tracepoint": "floor-tp", "rawtp": "floor-raw", "fentry": "floor-fentry", "kprobe": "floor-kprobe"}
 	addFloor := func(name string, kind floorKind, desc string) {
 		conds = append(conds, condition{Name: name, Desc: desc, FloorRef: "floor-tp",
 			attach: func(int) (session, error) {

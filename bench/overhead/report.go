@@ -87,7 +87,7 @@ func (r *runner) targets() []target {
 		name := "iotrace-" + mode
 		fl := "floor-tp"
 		if mode != "tracepoint" {
-			fl = map[string]string{"fentry": "floor-fentry", "kprobe": "floor-kprobe"}[mode]
+			fl = map[string]string{"rawtp": "floor-raw", "fentry": "floor-fentry", "kprobe": "floor-kprobe"}[mode]
 		}
 		for _, k := range traced {
 			a, ok1 := added(name, k)

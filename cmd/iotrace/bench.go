@@ -74,7 +74,7 @@ is skipped with the reason.`,
 	f.StringVarP(&o.output, "output", "o", "", "write the results as JSON to `FILE`")
 	f.StringVar(&o.plot, "plot", "", "write an SVG chart of the cost per call against N to `FILE`")
 	f.BoolVar(&o.noTrace, "no-trace", false, "timing only: do not run the cells under the tracer")
-	f.StringVar(&o.mode, "probe-mode", "auto", "how the tracer attaches: auto, fentry, kprobe or tracepoint")
+	f.StringVar(&o.mode, "probe-mode", "auto", "how the tracer attaches: auto, fentry, kprobe, rawtp or tracepoint")
 	f.SortFlags = false
 	return cmd
 }

@@ -95,7 +95,7 @@ written in full.`,
 	f.BoolVar(&o.noTUI, "no-tui", false, "print text tables instead of the dashboard")
 	f.StringVarP(&o.output, "output", "o", "", "write the JSON trace to `FILE` at exit")
 	f.StringVar(&o.readyFile, "ready-file", "", "create `PATH` once every probe is attached")
-	f.StringVar(&o.probeMode, "probe-mode", "auto", "how to attach: auto, fentry, kprobe or tracepoint")
+	f.StringVar(&o.probeMode, "probe-mode", "auto", "how to attach: auto, fentry, kprobe, rawtp or tracepoint")
 	f.BoolVar(&o.noFollow, "no-follow", false, "do not trace children that targets fork")
 	f.StringVar(&o.format, "format", "json", "trace file format: json (written at exit), jsonl (streamed), chrome (Perfetto)")
 	f.BoolVar(&o.events, "events", false, "also record one event per call in the trace file (needs -o)")

@@ -100,7 +100,7 @@ type procInfo struct {
 }
 
 // modePrefix is the program-name prefix of each mode's syscall programs.
-var modePrefix = map[Mode]string{ModeTracepoint: "tp_", ModeFentry: "fe_", ModeKprobe: "kp_"}
+var modePrefix = map[Mode]string{ModeTracepoint: "tp_", ModeFentry: "fe_", ModeKprobe: "kp_", ModeRawTP: "rt_"}
 
 // tracedSyscalls are the syscalls with enter/exit programs; the epoll_create
 // pair only resets per-epfd state and produces no figures of its own.
@@ -272,12 +272,12 @@ func loadCollection(spec *ebpf.CollectionSpec) (*ebpf.Collection, error) {
 // c.unavailable what the chosen mode cannot measure.
 func (c *Collector) prune(spec *ebpf.CollectionSpec) error {
 	keep := map[string]bool{}
-	if c.mode != ModeTracepoint {
+	if c.mode.tracesEpCallback() {
 		keep[modePrefix[c.mode]+"ep_poll_callback"] = true
 	} else {
 		why := "ep_poll_callback is a kernel function: it needs fentry or kprobe mode, and this kernel allows neither"
-		if c.opts.Mode == ModeTracepoint {
-			why = "ep_poll_callback is a kernel function: it needs fentry or kprobe mode (tracepoint mode was requested)"
+		if c.opts.Mode != ModeAuto {
+			why = "ep_poll_callback is a kernel function: it needs fentry or kprobe mode (" + string(c.mode) + " mode was requested)"
 		}
 		for _, m := range []string{"ep_poll_callbacks", "callbacks_already_queued", "callbacks_ignored"} {
 			c.unavailable[m] = why
@@ -295,6 +295,10 @@ func (c *Collector) prune(spec *ebpf.CollectionSpec) error {
 	if c.mode != ModeTracepoint {
 		syms = kallsymsHas(syscallSymbols())
 	}
+	if c.mode == ModeRawTP {
+		// One program pair on sys_enter/sys_exit serves every syscall.
+		keep["rt_sys_enter"], keep["rt_sys_exit"] = true, true
+	}
 	fallbacks := map[string][]string{} // program prefix → syscalls
 	for _, sc := range tracedSyscalls {
 		prefix := syscallProbe(c.mode, sc, kspec, syms)
@@ -304,8 +308,10 @@ func (c *Collector) prune(spec *ebpf.CollectionSpec) error {
 			}
 			continue
 		}
-		keep[prefix+"enter_"+sc] = true
-		keep[prefix+"exit_"+sc] = true
+		if prefix != "rt_" {
+			keep[prefix+"enter_"+sc] = true
+			keep[prefix+"exit_"+sc] = true
+		}
 		if prefix != modePrefix[c.mode] {
 			if _, ok := model.ParseSyscall(sc); ok {
 				fallbacks[prefix] = append(fallbacks[prefix], sc)
@@ -355,9 +361,9 @@ func syscallProbe(mode Mode, sc string, kspec *btf.Spec, syms map[string]bool) s
 			return "tp_"
 		}
 		return ""
-	case ModeKprobe:
+	case ModeKprobe, ModeRawTP:
 		if syms[fn] {
-			return "kp_"
+			return modePrefix[mode]
 		}
 		return ""
 	}
@@ -398,7 +404,7 @@ func configure(spec *ebpf.CollectionSpec, mode Mode, opts Options, eventpollFops
 		"cfg_self":           uint32(os.Getpid()),
 		"cfg_events":         opts.OnCall != nil,
 		"cfg_wakeup_bytes":   uint64(0),
-		"cfg_ep_callbacks":   mode != ModeTracepoint,
+		"cfg_ep_callbacks":   mode.tracesEpCallback(),
 	}
 	if opts.OnCall != nil {
 		set["cfg_wakeup_bytes"] = uint64(eventsBufferSize(opts.EventsBuffer) / wakeupFraction)
@@ -764,7 +770,7 @@ func (c *Collector) epollInstances(pid int, info *procInfo, states map[int]*epol
 		if st.counts != nil {
 			inst.Ctl = model.CtlCounts{Add: st.counts.CtlAdd, Mod: st.counts.CtlMod, Del: st.counts.CtlDel}
 		}
-		if c.mode != ModeTracepoint {
+		if c.mode.tracesEpCallback() {
 			var cb, aq, ig uint64
 			if st.counts != nil {
 				cb, aq, ig = st.counts.Callbacks, st.counts.CbAlreadyQueued, st.counts.CbIgnored

@@ -48,7 +48,7 @@ func TestCountTfdLines(t *testing.T) {
 }
 
 func TestParseMode(t *testing.T) {
-	for _, ok := range []string{"auto", "fentry", "kprobe", "tracepoint"} {
+	for _, ok := range []string{"auto", "fentry", "kprobe", "rawtp", "tracepoint"} {
 		if _, err := ParseMode(ok); err != nil {
 			t.Errorf("ParseMode(%q): %v", ok, err)
 		}

@@ -184,6 +184,8 @@ const (
 	iotraceProgOnSchedFork         = "on_sched_fork"
 	iotraceProgOnSchedSwitch       = "on_sched_switch"
 	iotraceProgOnSchedWakeup       = "on_sched_wakeup"
+	iotraceProgRtSysEnter          = "rt_sys_enter"
+	iotraceProgRtSysExit           = "rt_sys_exit"
 	iotraceProgTpEnterEpollCreate  = "tp_enter_epoll_create"
 	iotraceProgTpEnterEpollCreate1 = "tp_enter_epoll_create1"
 	iotraceProgTpEnterEpollCtl     = "tp_enter_epoll_ctl"
@@ -304,6 +306,8 @@ type iotraceProgramSpecs struct {
 	OnSchedFork         *ebpf.ProgramSpec `ebpf:"on_sched_fork"`
 	OnSchedSwitch       *ebpf.ProgramSpec `ebpf:"on_sched_switch"`
 	OnSchedWakeup       *ebpf.ProgramSpec `ebpf:"on_sched_wakeup"`
+	RtSysEnter          *ebpf.ProgramSpec `ebpf:"rt_sys_enter"`
+	RtSysExit           *ebpf.ProgramSpec `ebpf:"rt_sys_exit"`
 	TpEnterEpollCreate  *ebpf.ProgramSpec `ebpf:"tp_enter_epoll_create"`
 	TpEnterEpollCreate1 *ebpf.ProgramSpec `ebpf:"tp_enter_epoll_create1"`
 	TpEnterEpollCtl     *ebpf.ProgramSpec `ebpf:"tp_enter_epoll_ctl"`
@@ -474,6 +478,8 @@ type iotracePrograms struct {
 	OnSchedFork         *ebpf.Program `ebpf:"on_sched_fork"`
 	OnSchedSwitch       *ebpf.Program `ebpf:"on_sched_switch"`
 	OnSchedWakeup       *ebpf.Program `ebpf:"on_sched_wakeup"`
+	RtSysEnter          *ebpf.Program `ebpf:"rt_sys_enter"`
+	RtSysExit           *ebpf.Program `ebpf:"rt_sys_exit"`
 	TpEnterEpollCreate  *ebpf.Program `ebpf:"tp_enter_epoll_create"`
 	TpEnterEpollCreate1 *ebpf.Program `ebpf:"tp_enter_epoll_create1"`
 	TpEnterEpollCtl     *ebpf.Program `ebpf:"tp_enter_epoll_ctl"`
@@ -544,6 +550,8 @@ func (p *iotracePrograms) Close() error {
 		p.OnSchedFork,
 		p.OnSchedSwitch,
 		p.OnSchedWakeup,
+		p.RtSysEnter,
+		p.RtSysExit,
 		p.TpEnterEpollCreate,
 		p.TpEnterEpollCreate1,
 		p.TpEnterEpollCtl,

@@ -22,16 +22,21 @@ const (
 	ModeAuto       Mode = "auto"
 	ModeFentry     Mode = "fentry"
 	ModeKprobe     Mode = "kprobe"
+	ModeRawTP      Mode = "rawtp"
 	ModeTracepoint Mode = "tracepoint"
 )
+
+// tracesEpCallback reports whether mode reaches ep_poll_callback, a kernel
+// function: only fentry and kprobe programs can.
+func (m Mode) tracesEpCallback() bool { return m == ModeFentry || m == ModeKprobe }
 
 // ParseMode validates a --probe-mode value.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(s); m {
-	case ModeAuto, ModeFentry, ModeKprobe, ModeTracepoint:
+	case ModeAuto, ModeFentry, ModeKprobe, ModeRawTP, ModeTracepoint:
 		return m, nil
 	}
-	return "", fmt.Errorf("invalid probe mode %q (want auto, fentry, kprobe or tracepoint)", s)
+	return "", fmt.Errorf("invalid probe mode %q (want auto, fentry, kprobe, rawtp or tracepoint)", s)
 }
 
 // Check is one capability of the running kernel, as iotrace found it.
@@ -120,6 +125,12 @@ func checkTracepoint() error {
 	})
 }
 
+// checkRawTP attaches to the raw sys_enter tracepoint (BTF-typed), which
+// rawtp mode uses for every traced syscall.
+func checkRawTP() error {
+	return tryAttach(&ebpf.ProgramSpec{Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp, AttachTo: "sys_enter"}, attachTracing)
+}
+
 func checkBTFTracepoint() error {
 	return tryAttach(&ebpf.ProgramSpec{Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp, AttachTo: "sched_wakeup"}, attachTracing)
 }
@@ -174,6 +185,7 @@ func Probe() []Check {
 	}
 	add("tracepoint", checkTracepoint())
 	add("btf_tracepoint", checkBTFTracepoint())
+	add("rawtp", checkRawTP())
 	add("fentry", checkFentry())
 	add("kprobe", checkKprobe())
 	mode, why, err := Choose(ModeAuto)
@@ -186,7 +198,7 @@ func Probe() []Check {
 }
 
 // Choose resolves the requested mode against the kernel. For ModeAuto it
-// returns the first of fentry, kprobe and tracepoint that works, with the
+// returns the first of fentry, kprobe, tracepoint and rawtp that works, with the
 // reasons the others were passed over; for a forced mode it returns an error
 // naming the mode and the kernel's refusal.
 func Choose(req Mode) (Mode, string, error) {
@@ -199,7 +211,7 @@ func Choose(req Mode) (Mode, string, error) {
 	if err := checkBTFTracepoint(); err != nil {
 		return "", "", fmt.Errorf("BTF tracepoints (tp_btf/sched_*) cannot be attached: %s", describe(err))
 	}
-	tries := map[Mode]func() error{ModeFentry: checkFentry, ModeKprobe: checkKprobe, ModeTracepoint: checkTracepoint}
+	tries := map[Mode]func() error{ModeFentry: checkFentry, ModeKprobe: checkKprobe, ModeRawTP: checkRawTP, ModeTracepoint: checkTracepoint}
 	if req != ModeAuto {
 		if err := tries[req](); err != nil {
 			return "", "", fmt.Errorf("probe mode %s refused by the kernel: %s", req, describe(err))
@@ -207,7 +219,14 @@ func Choose(req Mode) (Mode, string, error) {
 		return req, "requested", nil
 	}
 	var why []string
-	for _, m := range []Mode{ModeFentry, ModeKprobe, ModeTracepoint} {
+	// fentry and kprobe cost only the traced syscalls. rawtp skips the
+	// per-syscall tracepoints' record building, so the traced calls and
+	// other processes' polls are cheaper than with tracepoints, but its
+	// programs run on every syscall of the machine, which then pays about
+	// +100 ns more (BENCHMARKS.md): on a machine making many other
+	// syscalls that costs more in all, so auto takes it only where the
+	// syscall tracepoints are missing.
+	for _, m := range []Mode{ModeFentry, ModeKprobe, ModeTracepoint, ModeRawTP} {
 		err := tries[m]()
 		if err == nil {
 			if len(why) == 0 {

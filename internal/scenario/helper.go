@@ -143,9 +143,10 @@ func CheckSnapshot(snap *model.Snapshot, pid int, res Result) []string {
 		}
 	}
 
-	tracepoint := snap.Meta.ProbeMode == "tracepoint"
+	// Only fentry and kprobe programs reach ep_poll_callback.
+	tracepoint := snap.Meta.ProbeMode != "fentry" && snap.Meta.ProbeMode != "kprobe"
 	if tracepoint && snap.Meta.Unavailable["ep_poll_callbacks"] == "" {
-		bad = append(bad, "tracepoint mode: meta.unavailable lacks ep_poll_callbacks")
+		bad = append(bad, snap.Meta.ProbeMode+" mode: meta.unavailable lacks ep_poll_callbacks")
 	}
 	lt, et := ExpectedEpoll()
 	for _, c := range []struct {
@@ -166,7 +167,7 @@ func CheckSnapshot(snap *model.Snapshot, pid int, res Result) []string {
 		}
 		if tracepoint {
 			if e.EpPollCallbacks != nil || e.CallbacksAlreadyQueued != nil {
-				bad = append(bad, c.name+" epoll: tracepoint mode cannot see ep_poll_callback, yet a figure is reported")
+				bad = append(bad, c.name+" epoll: "+snap.Meta.ProbeMode+" mode cannot see ep_poll_callback, yet a figure is reported")
 			}
 			continue
 		}

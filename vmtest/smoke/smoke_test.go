@@ -9,8 +9,9 @@
 // with IOTRACE_CI=1 at least one must work.
 //
 // The attach targets can be overridden to break the check on purpose:
-// IOTRACE_SMOKE_FENTRY, IOTRACE_SMOKE_KPROBE (function names) and
-// IOTRACE_SMOKE_TRACEPOINT ("group/name").
+// IOTRACE_SMOKE_FENTRY, IOTRACE_SMOKE_KPROBE (function names),
+// IOTRACE_SMOKE_RAWTP (a raw tracepoint) and IOTRACE_SMOKE_TRACEPOINT
+// ("group/name").
 package smoke
 
 import (
@@ -27,7 +28,7 @@ import (
 	"github.com/cilium/ebpf/link"
 )
 
-var modes = []string{"fentry", "kprobe", "tracepoint"}
+var modes = []string{"fentry", "kprobe", "rawtp", "tracepoint"}
 
 func TestProbeMode(t *testing.T) {
 	mode := os.Getenv("IOTRACE_PROBE_MODE")
@@ -109,6 +110,13 @@ func checkMode(t *testing.T, mode string, strict bool) {
 		spec.Type = ebpf.Kprobe
 		attach = func(p *ebpf.Program) (link.Link, error) { return link.Kprobe(target, p, nil) }
 		trigger = epollWakeup
+	case "rawtp":
+		target = env("IOTRACE_SMOKE_RAWTP", "sys_enter")
+		spec.Type, spec.AttachType, spec.AttachTo = ebpf.Tracing, ebpf.AttachTraceRawTp, target
+		attach = func(p *ebpf.Program) (link.Link, error) {
+			return link.AttachTracing(link.TracingOptions{Program: p})
+		}
+		trigger = pollOnce
 	case "tracepoint":
 		target = env("IOTRACE_SMOKE_TRACEPOINT", "syscalls/sys_enter_poll")
 		group, name, _ := strings.Cut(target, "/")
