@@ -143,10 +143,10 @@ func New(opts Options) (_ *Collector, err error) {
 		tgids = append(tgids, tgid)
 	}
 
-	// Reading /proc/kallsyms takes the kernel ~50 ms: overlap it with the
-	// probe checks.
-	fops := make(chan uint64, 1)
-	go func() { fops <- kallsymsAddr("eventpoll_fops") }()
+	// Reading /proc/kallsyms takes the kernel ~50 ms: read it once, for
+	// the syscall functions and eventpoll_fops, while the probes are checked.
+	symsc := make(chan map[string]uint64, 1)
+	go func() { symsc <- kallsyms(append(syscallSymbols(), "eventpoll_fops")) }()
 	mode, reason, err := Choose(opts.Mode)
 	if err != nil {
 		return nil, err
@@ -171,10 +171,11 @@ func New(opts Options) (_ *Collector, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the embedded BPF object: %w", err)
 	}
-	if err := c.prune(spec); err != nil {
+	syms := <-symsc
+	if err := c.prune(spec, syms); err != nil {
 		return nil, err
 	}
-	if err := configure(spec, c.mode, opts, <-fops); err != nil {
+	if err := configure(spec, c.mode, opts, syms["eventpoll_fops"]); err != nil {
 		return nil, err
 	}
 	if opts.OnCall != nil {
@@ -270,7 +271,7 @@ func loadCollection(spec *ebpf.CollectionSpec) (*ebpf.Collection, error) {
 // prune deletes from spec the programs this run does not use, choosing for
 // each syscall how it is traced (see syscallProbe), and records in
 // c.unavailable what the chosen mode cannot measure.
-func (c *Collector) prune(spec *ebpf.CollectionSpec) error {
+func (c *Collector) prune(spec *ebpf.CollectionSpec, syms map[string]uint64) error {
 	keep := map[string]bool{}
 	if c.mode.tracesEpCallback() {
 		keep[modePrefix[c.mode]+"ep_poll_callback"] = true
@@ -290,10 +291,6 @@ func (c *Collector) prune(spec *ebpf.CollectionSpec) error {
 		if kspec, err = btf.LoadKernelSpec(); err != nil {
 			return fmt.Errorf("loading kernel BTF: %w", err)
 		}
-	}
-	var syms map[string]bool
-	if c.mode != ModeTracepoint {
-		syms = kallsymsHas(syscallSymbols())
 	}
 	if c.mode == ModeRawTP {
 		// One program pair on sys_enter/sys_exit serves every syscall.
@@ -337,6 +334,11 @@ func (c *Collector) prune(spec *ebpf.CollectionSpec) error {
 	return nil
 }
 
+func hasSym(syms map[string]uint64, name string) bool {
+	_, ok := syms[name]
+	return ok
+}
+
 // syscallSymbols are the kernel functions behind the traced syscalls.
 func syscallSymbols() []string {
 	out := make([]string, len(tracedSyscalls))
@@ -352,7 +354,7 @@ func syscallSymbols() []string {
 // 6.1 has two identical FUNC records named __x64_sys_epoll_wait, for one)
 // cannot be an fentry target, so it falls back to its syscall tracepoints,
 // else to a kprobe: the same enter/exit logic, the same figures.
-func syscallProbe(mode Mode, sc string, kspec *btf.Spec, syms map[string]bool) string {
+func syscallProbe(mode Mode, sc string, kspec *btf.Spec, syms map[string]uint64) string {
 	fn := "__x64_sys_" + sc
 	hasTP := func() bool { return tracepointExists("syscalls", "sys_enter_"+sc) }
 	switch mode {
@@ -362,7 +364,7 @@ func syscallProbe(mode Mode, sc string, kspec *btf.Spec, syms map[string]bool) s
 		}
 		return ""
 	case ModeKprobe, ModeRawTP:
-		if syms[fn] {
+		if hasSym(syms, fn) {
 			return modePrefix[mode]
 		}
 		return ""
@@ -376,7 +378,7 @@ func syscallProbe(mode Mode, sc string, kspec *btf.Spec, syms map[string]bool) s
 		return ""
 	case hasTP():
 		return "tp_"
-	case syms[fn] && checkKprobe() == nil:
+	case hasSym(syms, fn) && checkKprobe() == nil:
 		return "kp_"
 	}
 	return ""

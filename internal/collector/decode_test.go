@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/iotrace/iotrace/internal/model"
@@ -55,5 +57,29 @@ func TestParseMode(t *testing.T) {
 	}
 	if _, err := ParseMode("uprobe"); err == nil {
 		t.Error("uprobe accepted")
+	}
+}
+
+func TestKallsyms(t *testing.T) {
+	dir := t.TempDir()
+	text := "ffffffff81731060 T __x64_sys_epoll_wait\n" +
+		"0000000000000000 d eventpoll_fops\n" +
+		"ffffffffc0000000 t some_mod_fn\t[mod]\n" +
+		"ffffffff81000000 T __x64_sys_epoll_wait_old\n"
+	if err := os.WriteFile(filepath.Join(dir, "kallsyms"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := procRoot
+	procRoot = dir
+	defer func() { procRoot = old }()
+	got := kallsyms([]string{"__x64_sys_epoll_wait", "eventpoll_fops", "some_mod_fn", "__x64_sys_poll"})
+	want := map[string]uint64{"__x64_sys_epoll_wait": 0xffffffff81731060, "eventpoll_fops": 0, "some_mod_fn": 0xffffffffc0000000}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if a, ok := got[k]; !ok || a != v {
+			t.Errorf("%s: got %#x (present %v), want %#x", k, a, ok, v)
+		}
 	}
 }

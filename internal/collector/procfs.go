@@ -98,56 +98,41 @@ func countTfdLines(fdinfo string) int64 {
 	return n
 }
 
-// kallsymsAddr returns the address of a kernel symbol from /proc/kallsyms,
-// or 0 if it is absent or hidden (kptr_restrict shows zeros).
-func kallsymsAddr(name string) uint64 {
+// kallsyms reads /proc/kallsyms once and returns the address of each of
+// names it lists (0 where addresses are hidden: kptr_restrict shows zeros);
+// names it does not list are absent from the map.
+func kallsyms(names []string) map[string]uint64 {
+	found := map[string]uint64{}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
 	f, err := os.Open(filepath.Join(procRoot, "kallsyms"))
 	if err != nil {
-		return 0
+		return found
 	}
 	defer f.Close()
-	// 120,000 lines: test for the name before splitting a line.
-	want := []byte(" " + name)
+	// 120,000 lines of "ADDR TYPE NAME [MODULE]": cut, do not split.
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
 	for sc.Scan() {
-		line := sc.Bytes()
-		if !bytes.Contains(line, want) {
+		addr, rest, ok := bytes.Cut(sc.Bytes(), []byte{' '})
+		if !ok {
 			continue
 		}
-		fields := strings.Fields(string(line))
-		if len(fields) >= 3 && fields[2] == name {
-			v, err := strconv.ParseUint(fields[0], 16, 64)
-			if err != nil {
-				return 0
-			}
-			return v
+		_, name, ok := bytes.Cut(rest, []byte{' '})
+		if !ok {
+			continue
+		}
+		if i := bytes.IndexAny(name, " \t"); i >= 0 {
+			name = name[:i]
+		}
+		if want[string(name)] {
+			v, _ := strconv.ParseUint(string(addr), 16, 64)
+			found[string(name)] = v
 		}
 	}
-	return 0
-}
-
-// kallsymsHas reports which of names /proc/kallsyms lists.
-func kallsymsHas(names []string) map[string]bool {
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = false
-	}
-	f, err := os.Open(filepath.Join(procRoot, "kallsyms"))
-	if err != nil {
-		return want
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 3 {
-			if _, ok := want[fields[2]]; ok {
-				want[fields[2]] = true
-			}
-		}
-	}
-	return want
+	return found
 }
 
 // kernelRelease returns the running kernel's release string.
