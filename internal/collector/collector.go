@@ -172,7 +172,9 @@ func New(opts Options) (_ *Collector, err error) {
 		return nil, fmt.Errorf("reading the embedded BPF object: %w", err)
 	}
 	syms := <-symsc
-	if err := c.prune(spec, syms); err != nil {
+	// One parse of the kernel's BTF serves prune's lookups and the loader.
+	kernelBTF := btf.NewCache()
+	if err := c.prune(spec, syms, kernelBTF); err != nil {
 		return nil, err
 	}
 	if err := configure(spec, c.mode, opts, syms["eventpoll_fops"]); err != nil {
@@ -181,7 +183,7 @@ func New(opts Options) (_ *Collector, err error) {
 	if opts.OnCall != nil {
 		spec.Maps["call_events"].MaxEntries = eventsBufferSize(opts.EventsBuffer)
 	}
-	c.coll, err = loadCollection(spec)
+	c.coll, err = loadCollection(spec, kernelBTF)
 	if err != nil {
 		var verr *ebpf.VerifierError
 		if errors.As(err, &verr) {
@@ -220,10 +222,10 @@ func New(opts Options) (_ *Collector, err error) {
 // parallel, one batch per CPU: the maps are made once, then each batch is
 // loaded against them. The verifier takes about 10 ms for each of iotrace's
 // programs, most of its start-up.
-func loadCollection(spec *ebpf.CollectionSpec) (*ebpf.Collection, error) {
+func loadCollection(spec *ebpf.CollectionSpec, cache *btf.Cache) (*ebpf.Collection, error) {
 	batches := min(runtime.NumCPU(), len(spec.Programs))
 	if batches < 2 {
-		return ebpf.NewCollection(spec)
+		return ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: cache})
 	}
 	mapsOnly := spec.Copy()
 	mapsOnly.Programs = nil
@@ -238,7 +240,6 @@ func loadCollection(spec *ebpf.CollectionSpec) (*ebpf.Collection, error) {
 	sort.Strings(names)
 	parts := make([]*ebpf.Collection, batches)
 	errs := make([]error, batches)
-	cache := btf.NewCache()
 	var wg sync.WaitGroup
 	for i := range batches {
 		part := spec.Copy()
@@ -271,7 +272,7 @@ func loadCollection(spec *ebpf.CollectionSpec) (*ebpf.Collection, error) {
 // prune deletes from spec the programs this run does not use, choosing for
 // each syscall how it is traced (see syscallProbe), and records in
 // c.unavailable what the chosen mode cannot measure.
-func (c *Collector) prune(spec *ebpf.CollectionSpec, syms map[string]uint64) error {
+func (c *Collector) prune(spec *ebpf.CollectionSpec, syms map[string]uint64, cache *btf.Cache) error {
 	keep := map[string]bool{}
 	if c.mode.tracesEpCallback() {
 		keep[modePrefix[c.mode]+"ep_poll_callback"] = true
@@ -288,7 +289,7 @@ func (c *Collector) prune(spec *ebpf.CollectionSpec, syms map[string]uint64) err
 	var kspec *btf.Spec
 	if c.mode == ModeFentry {
 		var err error
-		if kspec, err = btf.LoadKernelSpec(); err != nil {
+		if kspec, err = cache.Kernel(); err != nil {
 			return fmt.Errorf("loading kernel BTF: %w", err)
 		}
 	}
