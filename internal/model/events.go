@@ -81,7 +81,7 @@ func Delta(prev, cur *Snapshot, start, end time.Time) Interval {
 			if pp != nil {
 				before = pp.Syscalls[sc]
 			}
-			if ds := s.Sub(before); ds.Calls > 0 {
+			if ds := s.Since(before); ds.Calls > 0 {
 				d.Syscalls[sc] = ds
 			}
 		}

@@ -128,3 +128,17 @@ func (h *Histogram) Quantile(q float64) uint64 {
 	}
 	return h.Max
 }
+
+// wentBackFrom reports whether a counter of h (count, sum or a bucket) is
+// below prev's: prev is then not an earlier reading of h.
+func (h *Histogram) wentBackFrom(prev *Histogram) bool {
+	if h.Count < prev.Count || h.Sum < prev.Sum {
+		return true
+	}
+	for i := range h.Buckets {
+		if h.Buckets[i] < prev.Buckets[i] {
+			return true
+		}
+	}
+	return false
+}

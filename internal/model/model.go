@@ -157,7 +157,8 @@ func (s *Stats) Clone() *Stats {
 }
 
 // Sub returns s - prev for the counters; min and max of the latency are
-// those of s (they cannot be un-merged), maxima likewise.
+// those of s (they cannot be un-merged), maxima likewise. It assumes prev
+// is an earlier reading of the same counters: Since is the delta to use.
 func (s *Stats) Sub(prev *Stats) *Stats {
 	d := s.Clone()
 	if prev == nil {
@@ -187,6 +188,36 @@ func (s *Stats) Sub(prev *Stats) *Stats {
 	d.ReadyListAtExit.Sum -= prev.ReadyListAtExit.Sum
 	d.ReadyListTruncated -= prev.ReadyListTruncated
 	return d
+}
+
+// Since is the one interval delta of iotrace: the change from prev (an
+// earlier reading, nil for the start) to s. When a counter went backwards
+// (the thread or process id was reused, or the kernel's entry was
+// recreated), prev belongs to something else and s is the whole change.
+func (s *Stats) Since(prev *Stats) *Stats {
+	if prev == nil || s.wentBackFrom(prev) {
+		return s.Clone()
+	}
+	return s.Sub(prev)
+}
+
+// wentBackFrom reports whether any counter of s is below prev's.
+func (s *Stats) wentBackFrom(prev *Stats) bool {
+	if s.Calls < prev.Calls || s.Errors < prev.Errors || s.Timeouts < prev.Timeouts ||
+		s.Ready < prev.Ready || s.FdsWatched < prev.FdsWatched || s.FdPolls < prev.FdPolls ||
+		s.BytesIn < prev.BytesIn || s.BytesOut < prev.BytesOut || s.Wakeups < prev.Wakeups ||
+		s.Sleeps < prev.Sleeps || s.BlockedNs < prev.BlockedNs || s.MaxeventsHits < prev.MaxeventsHits ||
+		s.FdsWatchedUnknown < prev.FdsWatchedUnknown || s.Latency.wentBackFrom(&prev.Latency) ||
+		s.ReadyListAtEntry.Sum < prev.ReadyListAtEntry.Sum || s.ReadyListAtExit.Sum < prev.ReadyListAtExit.Sum ||
+		s.ReadyListTruncated < prev.ReadyListTruncated {
+		return true
+	}
+	for k, v := range prev.ErrorsByErrno {
+		if s.ErrorsByErrno[k] < v {
+			return true
+		}
+	}
+	return false
 }
 
 // SyscallStats maps each syscall a thread or process made to its figures.
@@ -225,6 +256,16 @@ func (m SyscallStats) ByFamily() map[Family]*Stats {
 			out[f] = &Stats{}
 		}
 		out[f].Add(s)
+	}
+	return out
+}
+
+// Since returns the change of every syscall in m from prev (nil: the
+// start), through Stats.Since.
+func (m SyscallStats) Since(prev SyscallStats) SyscallStats {
+	out := make(SyscallStats, len(m))
+	for sc, st := range m {
+		out[sc] = st.Since(prev[sc])
 	}
 	return out
 }

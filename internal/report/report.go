@@ -33,8 +33,8 @@ func Rows(cur, prev *model.Snapshot) []Row {
 		}
 		for _, sc := range p.Syscalls.Sorted() {
 			s := p.Syscalls[sc]
-			if pp != nil && pp.Syscalls[sc] != nil {
-				s = s.Sub(pp.Syscalls[sc])
+			if pp != nil {
+				s = s.Since(pp.Syscalls[sc])
 			}
 			if prev != nil && s.Calls == 0 {
 				continue

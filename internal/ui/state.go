@@ -194,35 +194,6 @@ func (s *State) History(k RowKey) (calls, bytes []float64) {
 
 func waits(sc model.Syscall) bool { return sc.Waits() }
 
-// delta returns cur - prev, or cur when the counters went backwards (a
-// reused id: the prev figures belong to something else).
-func delta(cur, prev *model.Stats) *model.Stats {
-	if prev == nil {
-		return cur.Clone()
-	}
-	if cur.Calls < prev.Calls {
-		return cur.Clone()
-	}
-	for k, v := range prev.ErrorsByErrno {
-		if cur.ErrorsByErrno[k] < v {
-			return cur.Clone()
-		}
-	}
-	return cur.Sub(prev)
-}
-
-func deltaStats(cur, prev model.SyscallStats) model.SyscallStats {
-	out := make(model.SyscallStats, len(cur))
-	for sc, st := range cur {
-		var p *model.Stats
-		if prev != nil {
-			p = prev[sc]
-		}
-		out[sc] = delta(st, p)
-	}
-	return out
-}
-
 func families(m model.SyscallStats) []model.Family {
 	seen := map[model.Family]bool{}
 	for sc, st := range m {
@@ -283,7 +254,7 @@ func (s *State) fill(r *Row, cur, prev model.SyscallStats) {
 		r.Fig = ComputeFigures(nil, 0)
 		return
 	}
-	r.Delta = deltaStats(cur, prev)
+	r.Delta = cur.Since(prev)
 	r.Fig = ComputeFigures(r.Delta.Total(waits), s.dt)
 	r.Fig.CtlPerSec = float64(r.Delta.Total(func(sc model.Syscall) bool { return !sc.Waits() }).Calls) / s.dt.Seconds()
 }
