@@ -211,6 +211,11 @@ func Choose(req Mode) (Mode, string, error) {
 	if err := checkBTFTracepoint(); err != nil {
 		return "", "", fmt.Errorf("BTF tracepoints (tp_btf/sched_*) cannot be attached: %s", describe(err))
 	}
+	// Mount tracefs before any check: cilium/ebpf looks for it once per
+	// process, so a kprobe check made while it was missing would make the
+	// tracepoint check fail too, and auto would fall back to rawtp on a
+	// freshly booted machine. A failed mount is reported by the checks.
+	_ = ensureTracefs()
 	tries := map[Mode]func() error{ModeFentry: checkFentry, ModeKprobe: checkKprobe, ModeRawTP: checkRawTP, ModeTracepoint: checkTracepoint}
 	if req != ModeAuto {
 		if err := tries[req](); err != nil {
