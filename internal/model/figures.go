@@ -38,6 +38,10 @@ type Figures struct {
 	// BlockedFrac is the share of the period spent off CPU inside calls
 	// (can exceed 1 with several threads).
 	BlockedFrac float64 `json:"blocked_fraction"`
+	// CallbacksPerSec is the ep_poll_callback rate on the model's epoll
+	// instances, set by the dashboard from the instances' counters; nil
+	// when not measured. Derive leaves it nil.
+	CallbacksPerSec *float64 `json:"-"`
 }
 
 // Derive computes the figures of d (waiting syscalls only) over dt; rates
@@ -90,4 +94,141 @@ func (s *Snapshot) FamilyTotals() map[Family]*Stats {
 		}
 	}
 	return out
+}
+
+// Unit is what kind of quantity a figure is; the views print each unit in
+// their own style (internal/format).
+type Unit int
+
+// The units of the figure table.
+const (
+	UnitCount    Unit = iota // a number of things, or things per second
+	UnitRatio                // a mean per call
+	UnitBytes                // bytes, or bytes per second
+	UnitDuration             // nanoseconds
+	UnitPercent              // a fraction, shown as a percentage
+)
+
+// Availability says whether a figure has a value for a set of calls.
+type Availability int
+
+const (
+	// Available: the value is meaningful.
+	Available Availability = iota
+	// NotApplicable: the figure does not apply (no calls, no interval, or
+	// a figure of another model), shown as "-".
+	NotApplicable
+	// Unavailable: it applies but was not measured (the probe mode cannot
+	// see it, or the size was unknown), shown as "n/a".
+	Unavailable
+)
+
+// View is a set of places a figure is shown in.
+type View uint8
+
+// The views that read the figure table.
+const (
+	InText      View = 1 << iota // `iotrace report`, `iotrace diff`
+	InDashboard                  // the dashboard's comparison
+	InAll       = InText | InDashboard
+)
+
+// Figure is one comparison figure: its name, unit, meaning and how to read
+// it from Figures. FigureTable is the one list of them; the dashboard, the
+// text report and diff render it, and a figure added there appears in all
+// of them.
+type Figure struct {
+	// Key is the figure's JSON name in Figures (`report --json`), or empty
+	// for a figure not in that document.
+	Key string
+	// Label names the row; Detail, if any, is added in parentheses where
+	// there is room (the text report).
+	Label, Detail string
+	Unit          Unit
+	// Meaning is one line for help texts; docs/metrics.md has the whole.
+	Meaning string
+	// Rate marks a per-second figure: it needs a period of known length.
+	Rate bool
+	// Epoll marks a figure that applies to the epoll model only.
+	Epoll bool
+	Where View
+	// value reads the figure; it is called only for a set with calls.
+	value func(f *Figures) (float64, Availability)
+}
+
+func ok(v float64) (float64, Availability) { return v, Available }
+
+// Value reads the figure from f, the figures of a set of calls of model
+// fam ("" when the set mixes models).
+func (g *Figure) Value(f *Figures, fam Family) (float64, Availability) {
+	switch {
+	case g.Rate && f.Seconds <= 0:
+		return 0, NotApplicable
+	case !g.Rate && f.Calls == 0: // a rate of 0 calls is still a rate
+		return 0, NotApplicable
+	case g.Epoll && fam != FamilyEpoll:
+		return 0, NotApplicable
+	}
+	return g.value(f)
+}
+
+// FigureTable lists the comparison figures in display order.
+var FigureTable = []Figure{
+	{Key: "calls", Label: "calls", Unit: UnitCount, Where: InText,
+		Meaning: "completed waiting calls in the period",
+		value:   func(f *Figures) (float64, Availability) { return ok(float64(f.Calls)) }},
+	{Key: "calls_per_sec", Label: "calls/s", Unit: UnitCount, Rate: true, Where: InAll,
+		Meaning: "completed waiting calls per second",
+		value:   func(f *Figures) (float64, Availability) { return ok(f.CallsPerSec) }},
+	{Key: "fds_per_call", Label: "fds watched/call", Unit: UnitRatio, Where: InAll,
+		Meaning: "mean size of the set of fds a call asked about (epoll: the interest list)",
+		value: func(f *Figures) (float64, Availability) {
+			if !f.FdsKnown {
+				return 0, Unavailable
+			}
+			return ok(f.FdsPerCall)
+		}},
+	{Key: "fd_polls_per_call", Label: "fd_polls/call", Unit: UnitRatio, Where: InAll,
+		Meaning: "per-fd readiness checks the kernel made per call",
+		value:   func(f *Figures) (float64, Availability) { return ok(f.FdPollsPerCall) }},
+	{Key: "ready_per_call", Label: "ready/call", Unit: UnitRatio, Where: InAll,
+		Meaning: "ready fds (events) a call returned, on average",
+		value:   func(f *Figures) (float64, Availability) { return ok(f.ReadyPerCall) }},
+	{Key: "efficiency", Label: "efficiency", Detail: "ready/fd_polls", Unit: UnitPercent, Where: InAll,
+		Meaning: "share of readiness checks that found something",
+		value: func(f *Figures) (float64, Availability) {
+			if !f.HasEfficiency {
+				return 0, NotApplicable
+			}
+			return ok(f.Efficiency)
+		}},
+	{Key: "bytes_per_sec", Label: "bytes copied/s", Unit: UnitBytes, Rate: true, Where: InAll,
+		Meaning: "bytes of fd sets, pollfds and events copied between user and kernel per second",
+		value:   func(f *Figures) (float64, Availability) { return ok(f.BytesPerSec) }},
+	{Key: "bytes_per_call", Label: "bytes copied/call", Unit: UnitBytes, Where: InAll,
+		Meaning: "bytes of fd sets, pollfds and events copied between user and kernel per call",
+		value:   func(f *Figures) (float64, Availability) { return ok(f.BytesPerCall) }},
+	{Key: "wakeups_per_call", Label: "wakeups/call", Unit: UnitRatio, Where: InAll,
+		Meaning: "times a call's thread was woken while it waited",
+		value:   func(f *Figures) (float64, Availability) { return ok(f.WakeupsPerCall) }},
+	{Key: "sleeps_per_call", Label: "sleeps/call", Unit: UnitRatio, Where: InAll,
+		Meaning: "times a call's thread went to sleep voluntarily",
+		value:   func(f *Figures) (float64, Availability) { return ok(f.SleepsPerCall) }},
+	{Key: "latency_p50_ns", Label: "latency p50 <=", Unit: UnitDuration, Where: InAll,
+		Meaning: "upper bound of the median call duration (log2 histogram bucket)",
+		value:   func(f *Figures) (float64, Availability) { return ok(float64(f.P50)) }},
+	{Key: "latency_p99_ns", Label: "latency p99 <=", Unit: UnitDuration, Where: InAll,
+		Meaning: "upper bound of the 99th percentile call duration (log2 histogram bucket)",
+		value:   func(f *Figures) (float64, Availability) { return ok(float64(f.P99)) }},
+	{Key: "ready_list_at_entry_per_call", Label: "ready list/call", Detail: "epoll", Unit: UnitRatio, Epoll: true, Where: InAll,
+		Meaning: "mean length of the epoll ready list at entry, over successful calls",
+		value:   func(f *Figures) (float64, Availability) { return ok(f.ReadyListPerCall) }},
+	{Label: "ep_poll_callbacks/s", Unit: UnitCount, Rate: true, Epoll: true, Where: InDashboard,
+		Meaning: "ep_poll_callback runs per second on the model's epoll instances (fentry and kprobe modes)",
+		value: func(f *Figures) (float64, Availability) {
+			if f.CallbacksPerSec == nil {
+				return 0, Unavailable
+			}
+			return ok(*f.CallbacksPerSec)
+		}},
 }

@@ -14,15 +14,9 @@ import (
 // Column is one column of a comparison: a model's figures in one process,
 // or over a whole trace.
 type Column struct {
-	Title string
-	Fig   model.Figures
-}
-
-// figureRow is one comparison row: how to read and print a figure.
-type figureRow struct {
-	name  string
-	value func(f *model.Figures) (float64, bool) // false: not applicable
-	show  func(v float64) string
+	Title  string
+	Family model.Family
+	Fig    model.Figures
 }
 
 func num(v float64) string {
@@ -52,22 +46,44 @@ func bytesStr(v float64) string {
 	return fmt.Sprintf("%.1f %s", v, units[i])
 }
 
-func always(v float64) (float64, bool) { return v, true }
+// textFigures are the figure table's rows that the text report shows.
+func textFigures() []*model.Figure {
+	var out []*model.Figure
+	for i := range model.FigureTable {
+		if g := &model.FigureTable[i]; g.Where&model.InText != 0 {
+			out = append(out, g)
+		}
+	}
+	return out
+}
 
-var figureRows = []figureRow{
-	{"calls", func(f *model.Figures) (float64, bool) { return float64(f.Calls), true }, num},
-	{"calls/s", func(f *model.Figures) (float64, bool) { return f.CallsPerSec, f.Seconds > 0 }, num},
-	{"fds watched/call", func(f *model.Figures) (float64, bool) { return f.FdsPerCall, f.FdsKnown && f.Calls > 0 }, num},
-	{"fd_polls/call", func(f *model.Figures) (float64, bool) { return always(f.FdPollsPerCall) }, num},
-	{"ready/call", func(f *model.Figures) (float64, bool) { return always(f.ReadyPerCall) }, num},
-	{"efficiency (ready/fd_polls)", func(f *model.Figures) (float64, bool) { return f.Efficiency, f.HasEfficiency }, pct},
-	{"bytes copied/call", func(f *model.Figures) (float64, bool) { return always(f.BytesPerCall) }, bytesStr},
-	{"bytes copied/s", func(f *model.Figures) (float64, bool) { return f.BytesPerSec, f.Seconds > 0 }, bytesStr},
-	{"wakeups/call", func(f *model.Figures) (float64, bool) { return always(f.WakeupsPerCall) }, num},
-	{"sleeps/call", func(f *model.Figures) (float64, bool) { return always(f.SleepsPerCall) }, num},
-	{"latency p50 <=", func(f *model.Figures) (float64, bool) { return float64(f.P50), f.Calls > 0 }, func(v float64) string { return Duration(uint64(v)) }},
-	{"latency p99 <=", func(f *model.Figures) (float64, bool) { return float64(f.P99), f.Calls > 0 }, func(v float64) string { return Duration(uint64(v)) }},
-	{"ready list/call (epoll)", func(f *model.Figures) (float64, bool) { return always(f.ReadyListPerCall) }, num},
+// label is a figure's row label, with its detail.
+func label(g *model.Figure) string {
+	if g.Detail != "" {
+		return g.Label + " (" + g.Detail + ")"
+	}
+	return g.Label
+}
+
+// cell prints figure g of f, the figures of model fam: "-" where it does
+// not apply, "n/a" where it was not measured.
+func cell(g *model.Figure, f *model.Figures, fam model.Family) (string, float64, bool) {
+	v, av := g.Value(f, fam)
+	switch av {
+	case model.NotApplicable:
+		return "-", 0, false
+	case model.Unavailable:
+		return "n/a", 0, false
+	}
+	switch g.Unit {
+	case model.UnitBytes:
+		return bytesStr(v), v, true
+	case model.UnitDuration:
+		return Duration(uint64(v)), v, true
+	case model.UnitPercent:
+		return pct(v), v, true
+	}
+	return num(v), v, true
 }
 
 // Comparison writes the columns side by side, one figure per row.
@@ -78,16 +94,12 @@ func Comparison(w io.Writer, cols []Column) error {
 		titles[i] = c.Title
 	}
 	fmt.Fprintf(tw, "\t%s\t\n", strings.Join(titles, "\t"))
-	for _, r := range figureRows {
+	for _, g := range textFigures() {
 		cells := make([]string, len(cols))
 		for i := range cols {
-			if v, ok := r.value(&cols[i].Fig); ok && cols[i].Fig.Calls > 0 {
-				cells[i] = r.show(v)
-			} else {
-				cells[i] = "-"
-			}
+			cells[i], _, _ = cell(g, &cols[i].Fig, cols[i].Family)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t\n", r.name, strings.Join(cells, "\t"))
+		fmt.Fprintf(tw, "%s\t%s\t\n", label(g), strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }
@@ -101,7 +113,7 @@ func ModelColumns(s *model.Snapshot) []Column {
 		fams := p.Syscalls.ByFamily()
 		for _, f := range model.Families {
 			if st := fams[f]; st != nil && st.Calls > 0 {
-				cols = append(cols, Column{Title: fmt.Sprintf("%d %s %s", p.Pid, p.Comm, f), Fig: model.Derive(st, dur)})
+				cols = append(cols, Column{Title: fmt.Sprintf("%d %s %s", p.Pid, p.Comm, f), Family: f, Fig: model.Derive(st, dur)})
 			}
 		}
 	}
@@ -139,21 +151,17 @@ func Diff(w io.Writer, nameA, nameB string, a, b map[model.Family]model.Figures)
 	for _, f := range order {
 		fa, fb := a[f], b[f]
 		fmt.Fprintf(tw, "%s\tA: %s\tB: %s\tchange\t\n", f, nameA, nameB)
-		for _, r := range figureRows {
-			va, oka := r.value(&fa)
-			vb, okb := r.value(&fb)
-			oka, okb = oka && fa.Calls > 0, okb && fb.Calls > 0
-			ca, cb, ch := "-", "-", ""
-			if oka {
-				ca = r.show(va)
+		for _, g := range textFigures() {
+			if g.Epoll && f != model.FamilyEpoll {
+				continue // another model's figure: no row in this model's section
 			}
-			if okb {
-				cb = r.show(vb)
-			}
+			ca, va, oka := cell(g, &fa, f)
+			cb, vb, okb := cell(g, &fb, f)
+			ch := ""
 			if oka && okb {
 				ch = change(va, vb)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", r.name, ca, cb, ch)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", label(g), ca, cb, ch)
 		}
 	}
 	if len(order) == 0 {

@@ -87,6 +87,17 @@ type TruthRates struct {
 	BytesPerSec  float64
 }
 
+// setCallbacks sets the column's ep_poll_callback rate, and the figure
+// the comparison reads it from.
+func (c *Column) setCallbacks(cb Callbacks) {
+	c.Callbacks = cb
+	c.Fig.CallbacksPerSec = nil
+	if cb.Measured {
+		v := cb.PerSec
+		c.Fig.CallbacksPerSec = &v
+	}
+}
+
 // Callbacks is a comparison column's ep_poll_callback rate.
 type Callbacks struct {
 	Applicable bool // the column is an epoll family
@@ -409,7 +420,7 @@ func (s *State) demoColumns() []Column {
 			}
 			c.Fig = ComputeFigures(st, s.dt)
 		}
-		c.Callbacks = s.callbacks(proc, fam)
+		c.setCallbacks(s.callbacks(proc, fam))
 		if s.HasInterval() {
 			p, ok := prevTruth[m.Name]
 			c.Truth = truthRates(m.Truth, p.Truth, ok && p.Pid == m.Pid, s.dt)
@@ -459,7 +470,7 @@ func (s *State) processColumns() []Column {
 				continue
 			}
 			c := Column{Name: r.Comm, Pid: r.Key.Pid, Family: fam, Fig: ComputeFigures(st, s.dt)}
-			c.Callbacks = s.callbacks(r, fam)
+			c.setCallbacks(s.callbacks(r, fam))
 			cols = append(cols, c)
 		}
 	}

@@ -315,19 +315,14 @@ func costText(c CostRate, samples int) string {
 	return colLabel + "BPF cost" + colEnd + " n/a"
 }
 
-// compRow is one figure row of the comparison view.
+// compRow is one row of the comparison view: a figure of the figure
+// table, or (demo only) one of the workloads' own counts under it.
 type compRow struct {
 	label string
+	fig   *model.Figure
 	demo  bool // shown only with a Demo
 	truth bool // the workload's own figure
 	cell  func(c *Column, iv bool) string
-}
-
-func colPerCall(c *Column, iv bool, v float64, f func(float64) string) string {
-	if !iv || c.Fig.Calls == 0 {
-		return "-"
-	}
-	return f(v)
 }
 
 func truthCell(c *Column, v float64, f func(float64) string) string {
@@ -337,56 +332,64 @@ func truthCell(c *Column, v float64, f func(float64) string) string {
 	return f(v)
 }
 
-func durationCell(v float64) string { return HumanDuration(uint64(v)) }
-
-var compRows = []compRow{
-	{label: "calls/s", cell: func(c *Column, iv bool) string { return rate(iv, c.Fig.CallsPerSec, Num) }},
-	{label: "  workload calls/s", demo: true, truth: true, cell: func(c *Column, _ bool) string { return truthCell(c, c.Truth.CallsPerSec, Num) }},
-	{label: "  workload msgs/s", demo: true, truth: true, cell: func(c *Column, _ bool) string { return truthCell(c, c.Truth.MsgsPerSec, Num) }},
-	{label: "fds watched/call", cell: func(c *Column, iv bool) string {
-		if iv && c.Fig.Calls > 0 && !c.Fig.FdsKnown {
-			return "n/a"
-		}
-		return colPerCall(c, iv, c.Fig.FdsPerCall, Num)
-	}},
-	{label: "fd_polls/call", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, c.Fig.FdPollsPerCall, Num) }},
-	{label: "ready/call", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, c.Fig.ReadyPerCall, Num) }},
-	{label: "  workload ready/call", demo: true, truth: true, cell: func(c *Column, _ bool) string {
-		if c.Truth.CallsPerSec == 0 {
-			return "-"
-		}
-		return truthCell(c, c.Truth.ReadyPerCall, Num)
-	}},
-	{label: "efficiency", cell: func(c *Column, iv bool) string {
-		if !iv || !c.Fig.HasEfficiency {
-			return "-"
-		}
-		return Percent(c.Fig.Efficiency)
-	}},
-	{label: "bytes copied/s", cell: func(c *Column, iv bool) string { return rate(iv, c.Fig.BytesPerSec, HumanBytes) }},
-	{label: "bytes copied/call", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, c.Fig.BytesPerCall, HumanBytes) }},
-	{label: "wakeups/call", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, c.Fig.WakeupsPerCall, Num) }},
-	{label: "sleeps/call", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, c.Fig.SleepsPerCall, Num) }},
-	{label: "latency p50 <=", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, float64(c.Fig.P50), durationCell) }},
-	{label: "latency p99 <=", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, float64(c.Fig.P99), durationCell) }},
-	{label: "ready list/call", cell: func(c *Column, iv bool) string {
-		if c.Family != model.FamilyEpoll {
-			return "-"
-		}
-		return colPerCall(c, iv, c.Fig.ReadyListPerCall, Num)
-	}},
-	{label: "ep_poll_callbacks/s", cell: func(c *Column, iv bool) string {
-		switch {
-		case !c.Callbacks.Applicable:
-			return "-"
-		case !iv:
-			return "-"
-		case !c.Callbacks.Measured:
-			return "n/a"
-		}
-		return Num(c.Callbacks.PerSec)
-	}},
+// truthRows are the workloads' own counts, shown in the demo under the
+// figure they check (by label).
+var truthRows = map[string][]compRow{
+	"calls/s": {
+		{label: "  workload calls/s", cell: func(c *Column, _ bool) string { return truthCell(c, c.Truth.CallsPerSec, Num) }},
+		{label: "  workload msgs/s", cell: func(c *Column, _ bool) string { return truthCell(c, c.Truth.MsgsPerSec, Num) }},
+	},
+	"ready/call": {
+		{label: "  workload ready/call", cell: func(c *Column, _ bool) string {
+			if c.Truth.CallsPerSec == 0 {
+				return "-"
+			}
+			return truthCell(c, c.Truth.ReadyPerCall, Num)
+		}},
+	},
 }
+
+// figureCell prints figure g of a column: "-" before the first interval and
+// where the figure does not apply, "n/a" where it was not measured.
+func figureCell(g *model.Figure, c *Column, iv bool) string {
+	if !iv {
+		return "-"
+	}
+	v, av := g.Value(&c.Fig, c.Family)
+	switch av {
+	case model.NotApplicable:
+		return "-"
+	case model.Unavailable:
+		return "n/a"
+	}
+	switch g.Unit {
+	case model.UnitBytes:
+		return HumanBytes(v)
+	case model.UnitDuration:
+		return HumanDuration(uint64(v))
+	case model.UnitPercent:
+		return Percent(v)
+	}
+	return Num(v)
+}
+
+// compRows are the comparison's rows: the figure table's dashboard
+// figures, each followed in the demo by the workloads' counts it checks.
+var compRows = func() []compRow {
+	var rows []compRow
+	for i := range model.FigureTable {
+		g := &model.FigureTable[i]
+		if g.Where&model.InDashboard == 0 {
+			continue
+		}
+		rows = append(rows, compRow{label: g.Label, fig: g, cell: func(c *Column, iv bool) string { return figureCell(g, c, iv) }})
+		for _, t := range truthRows[g.Label] {
+			t.demo, t.truth = true, true
+			rows = append(rows, t)
+		}
+	}
+	return rows
+}()
 
 // maxCompColumns caps the comparison's columns (it scrolls sideways).
 const maxCompColumns = 12
