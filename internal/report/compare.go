@@ -3,11 +3,11 @@ package report
 import (
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/iotrace/iotrace/internal/format"
 	"github.com/iotrace/iotrace/internal/model"
 )
 
@@ -25,49 +25,22 @@ type figureRow struct {
 	show  func(v float64) string
 }
 
-func num(v float64) string {
-	switch {
-	case v == math.Trunc(v) && math.Abs(v) < 1e15:
-		return fmt.Sprintf("%.0f", v)
-	case math.Abs(v) >= 100:
-		return fmt.Sprintf("%.0f", v)
-	case math.Abs(v) >= 10:
-		return fmt.Sprintf("%.1f", v)
-	}
-	return fmt.Sprintf("%.2f", v)
-}
-
-func pct(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) }
-
-func bytesStr(v float64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%.0f B", v)
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
-}
-
 func always(v float64) (float64, bool) { return v, true }
 
 var figureRows = []figureRow{
-	{"calls", func(f *model.Figures) (float64, bool) { return float64(f.Calls), true }, num},
-	{"calls/s", func(f *model.Figures) (float64, bool) { return f.CallsPerSec, f.Seconds > 0 }, num},
-	{"fds watched/call", func(f *model.Figures) (float64, bool) { return f.FdsPerCall, f.FdsKnown && f.Calls > 0 }, num},
-	{"fd_polls/call", func(f *model.Figures) (float64, bool) { return always(f.FdPollsPerCall) }, num},
-	{"ready/call", func(f *model.Figures) (float64, bool) { return always(f.ReadyPerCall) }, num},
-	{"efficiency (ready/fd_polls)", func(f *model.Figures) (float64, bool) { return f.Efficiency, f.HasEfficiency }, pct},
-	{"bytes copied/call", func(f *model.Figures) (float64, bool) { return always(f.BytesPerCall) }, bytesStr},
-	{"bytes copied/s", func(f *model.Figures) (float64, bool) { return f.BytesPerSec, f.Seconds > 0 }, bytesStr},
-	{"wakeups/call", func(f *model.Figures) (float64, bool) { return always(f.WakeupsPerCall) }, num},
-	{"sleeps/call", func(f *model.Figures) (float64, bool) { return always(f.SleepsPerCall) }, num},
-	{"latency p50 <=", func(f *model.Figures) (float64, bool) { return float64(f.P50), f.Calls > 0 }, func(v float64) string { return Duration(uint64(v)) }},
-	{"latency p99 <=", func(f *model.Figures) (float64, bool) { return float64(f.P99), f.Calls > 0 }, func(v float64) string { return Duration(uint64(v)) }},
-	{"ready list/call (epoll)", func(f *model.Figures) (float64, bool) { return always(f.ReadyListPerCall) }, num},
+	{"calls", func(f *model.Figures) (float64, bool) { return float64(f.Calls), true }, format.Fixed},
+	{"calls/s", func(f *model.Figures) (float64, bool) { return f.CallsPerSec, f.Seconds > 0 }, format.Fixed},
+	{"fds watched/call", func(f *model.Figures) (float64, bool) { return f.FdsPerCall, f.FdsKnown && f.Calls > 0 }, format.Fixed},
+	{"fd_polls/call", func(f *model.Figures) (float64, bool) { return always(f.FdPollsPerCall) }, format.Fixed},
+	{"ready/call", func(f *model.Figures) (float64, bool) { return always(f.ReadyPerCall) }, format.Fixed},
+	{"efficiency (ready/fd_polls)", func(f *model.Figures) (float64, bool) { return f.Efficiency, f.HasEfficiency }, format.FixedPercent},
+	{"bytes copied/call", func(f *model.Figures) (float64, bool) { return always(f.BytesPerCall) }, format.FixedBytes},
+	{"bytes copied/s", func(f *model.Figures) (float64, bool) { return f.BytesPerSec, f.Seconds > 0 }, format.FixedBytes},
+	{"wakeups/call", func(f *model.Figures) (float64, bool) { return always(f.WakeupsPerCall) }, format.Fixed},
+	{"sleeps/call", func(f *model.Figures) (float64, bool) { return always(f.SleepsPerCall) }, format.Fixed},
+	{"latency p50 <=", func(f *model.Figures) (float64, bool) { return float64(f.P50), f.Calls > 0 }, func(v float64) string { return format.FixedDuration(uint64(v)) }},
+	{"latency p99 <=", func(f *model.Figures) (float64, bool) { return float64(f.P99), f.Calls > 0 }, func(v float64) string { return format.FixedDuration(uint64(v)) }},
+	{"ready list/call (epoll)", func(f *model.Figures) (float64, bool) { return always(f.ReadyListPerCall) }, format.Fixed},
 }
 
 // Comparison writes the columns side by side, one figure per row.
@@ -151,7 +124,7 @@ func Diff(w io.Writer, nameA, nameB string, a, b map[model.Family]model.Figures)
 				cb = r.show(vb)
 			}
 			if oka && okb {
-				ch = change(va, vb)
+				ch = format.FixedChange(va, vb)
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", r.name, ca, cb, ch)
 		}
@@ -160,17 +133,6 @@ func Diff(w io.Writer, nameA, nameB string, a, b map[model.Family]model.Figures)
 		fmt.Fprintln(tw, "neither trace has select, poll or epoll waits")
 	}
 	return tw.Flush()
-}
-
-// change is the relative change from a to b.
-func change(a, b float64) string {
-	switch {
-	case a == b:
-		return "="
-	case a == 0:
-		return "new"
-	}
-	return fmt.Sprintf("%+.1f%%", 100*(b-a)/a)
 }
 
 // Header describes a recording in one line.

@@ -10,6 +10,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
+	"github.com/iotrace/iotrace/internal/format"
 	"github.com/iotrace/iotrace/internal/model"
 )
 
@@ -302,9 +303,9 @@ func (d *Dashboard) renderHeader() int {
 func costText(c CostRate, samples int) string {
 	switch {
 	case c.Known:
-		s := fmt.Sprintf("%sBPF%s %s ms/s", colLabel, colEnd, Num(c.MsPerSec))
+		s := fmt.Sprintf("%sBPF%s %s ms/s", colLabel, colEnd, format.Compact(c.MsPerSec))
 		if c.RunsPerSec > 0 {
-			s += fmt.Sprintf(" %s(%s runs/s, %s/run)%s", colDim, Num(c.RunsPerSec), HumanDuration(uint64(c.NsPerRun)), colEnd)
+			s += fmt.Sprintf(" %s(%s runs/s, %s/run)%s", colDim, format.Compact(c.RunsPerSec), format.Duration(uint64(c.NsPerRun)), colEnd)
 		}
 		return s
 	case c.Why != "":
@@ -337,43 +338,43 @@ func truthCell(c *Column, v float64, f func(float64) string) string {
 	return f(v)
 }
 
-func durationCell(v float64) string { return HumanDuration(uint64(v)) }
+func durationCell(v float64) string { return format.Duration(uint64(v)) }
 
 var compRows = []compRow{
-	{label: "calls/s", cell: func(c *Column, iv bool) string { return rate(iv, c.Fig.CallsPerSec, Num) }},
-	{label: "  workload calls/s", demo: true, truth: true, cell: func(c *Column, _ bool) string { return truthCell(c, c.Truth.CallsPerSec, Num) }},
-	{label: "  workload msgs/s", demo: true, truth: true, cell: func(c *Column, _ bool) string { return truthCell(c, c.Truth.MsgsPerSec, Num) }},
+	{label: "calls/s", cell: func(c *Column, iv bool) string { return rate(iv, c.Fig.CallsPerSec, format.Compact) }},
+	{label: "  workload calls/s", demo: true, truth: true, cell: func(c *Column, _ bool) string { return truthCell(c, c.Truth.CallsPerSec, format.Compact) }},
+	{label: "  workload msgs/s", demo: true, truth: true, cell: func(c *Column, _ bool) string { return truthCell(c, c.Truth.MsgsPerSec, format.Compact) }},
 	{label: "fds watched/call", cell: func(c *Column, iv bool) string {
 		if iv && c.Fig.Calls > 0 && !c.Fig.FdsKnown {
 			return "n/a"
 		}
-		return colPerCall(c, iv, c.Fig.FdsPerCall, Num)
+		return colPerCall(c, iv, c.Fig.FdsPerCall, format.Compact)
 	}},
-	{label: "fd_polls/call", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, c.Fig.FdPollsPerCall, Num) }},
-	{label: "ready/call", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, c.Fig.ReadyPerCall, Num) }},
+	{label: "fd_polls/call", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, c.Fig.FdPollsPerCall, format.Compact) }},
+	{label: "ready/call", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, c.Fig.ReadyPerCall, format.Compact) }},
 	{label: "  workload ready/call", demo: true, truth: true, cell: func(c *Column, _ bool) string {
 		if c.Truth.CallsPerSec == 0 {
 			return "-"
 		}
-		return truthCell(c, c.Truth.ReadyPerCall, Num)
+		return truthCell(c, c.Truth.ReadyPerCall, format.Compact)
 	}},
 	{label: "efficiency", cell: func(c *Column, iv bool) string {
 		if !iv || !c.Fig.HasEfficiency {
 			return "-"
 		}
-		return Percent(c.Fig.Efficiency)
+		return format.Percent(c.Fig.Efficiency)
 	}},
-	{label: "bytes copied/s", cell: func(c *Column, iv bool) string { return rate(iv, c.Fig.BytesPerSec, HumanBytes) }},
-	{label: "bytes copied/call", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, c.Fig.BytesPerCall, HumanBytes) }},
-	{label: "wakeups/call", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, c.Fig.WakeupsPerCall, Num) }},
-	{label: "sleeps/call", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, c.Fig.SleepsPerCall, Num) }},
+	{label: "bytes copied/s", cell: func(c *Column, iv bool) string { return rate(iv, c.Fig.BytesPerSec, format.Bytes) }},
+	{label: "bytes copied/call", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, c.Fig.BytesPerCall, format.Bytes) }},
+	{label: "wakeups/call", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, c.Fig.WakeupsPerCall, format.Compact) }},
+	{label: "sleeps/call", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, c.Fig.SleepsPerCall, format.Compact) }},
 	{label: "latency p50 <=", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, float64(c.Fig.P50), durationCell) }},
 	{label: "latency p99 <=", cell: func(c *Column, iv bool) string { return colPerCall(c, iv, float64(c.Fig.P99), durationCell) }},
 	{label: "ready list/call", cell: func(c *Column, iv bool) string {
 		if c.Family != model.FamilyEpoll {
 			return "-"
 		}
-		return colPerCall(c, iv, c.Fig.ReadyListPerCall, Num)
+		return colPerCall(c, iv, c.Fig.ReadyListPerCall, format.Compact)
 	}},
 	{label: "ep_poll_callbacks/s", cell: func(c *Column, iv bool) string {
 		switch {
@@ -384,7 +385,7 @@ var compRows = []compRow{
 		case !c.Callbacks.Measured:
 			return "n/a"
 		}
-		return Num(c.Callbacks.PerSec)
+		return format.Compact(c.Callbacks.PerSec)
 	}},
 }
 
@@ -598,31 +599,31 @@ func (d *Dashboard) renderDetail(width int) {
 
 	f := r.Fig
 	if iv && f.Calls > 0 {
-		fds := Num(f.FdsPerCall)
+		fds := format.Compact(f.FdsPerCall)
 		if !f.FdsKnown {
 			fds = "n/a"
 		}
 		eff := "-"
 		if f.HasEfficiency {
-			eff = Percent(f.Efficiency)
+			eff = format.Percent(f.Efficiency)
 		}
 		b.WriteString(figureGrid([][2]string{
-			{"calls/s", Num(f.CallsPerSec)},
+			{"calls/s", format.Compact(f.CallsPerSec)},
 			{"fds/call", fds},
-			{"fd_polls/call", Num(f.FdPollsPerCall)},
-			{"ready/call", Num(f.ReadyPerCall)},
+			{"fd_polls/call", format.Compact(f.FdPollsPerCall)},
+			{"ready/call", format.Compact(f.ReadyPerCall)},
 			{"efficiency", eff},
-			{"bytes/s", HumanBytes(f.BytesPerSec)},
-			{"bytes/call", HumanBytes(f.BytesPerCall)},
-			{"wakeups/call", Num(f.WakeupsPerCall)},
-			{"sleeps/call", Num(f.SleepsPerCall)},
-			{"blocked", Percent(f.BlockedFrac)},
-			{"epoll_ctl/s", Num(f.CtlPerSec)},
+			{"bytes/s", format.Bytes(f.BytesPerSec)},
+			{"bytes/call", format.Bytes(f.BytesPerCall)},
+			{"wakeups/call", format.Compact(f.WakeupsPerCall)},
+			{"sleeps/call", format.Compact(f.SleepsPerCall)},
+			{"blocked", format.Percent(f.BlockedFrac)},
+			{"epoll_ctl/s", format.Compact(f.CtlPerSec)},
 		}, width))
 	} else if iv {
-		line("%sno calls in the last interval%s (%s calls so far)", colDim, colEnd, Num(float64(r.TotalCalls)))
+		line("%sno calls in the last interval%s (%s calls so far)", colDim, colEnd, format.Compact(float64(r.TotalCalls)))
 	} else {
-		line("%s%s calls so far; rates after the next snapshot%s", colDim, Num(float64(r.TotalCalls)), colEnd)
+		line("%s%s calls so far; rates after the next snapshot%s", colDim, format.Compact(float64(r.TotalCalls)), colEnd)
 	}
 	line("%ssyscalls%s %s", colLabel, colEnd, syscallsText(r, iv, d.st.Interval()))
 
@@ -643,8 +644,8 @@ func (d *Dashboard) renderDetail(width int) {
 	}
 	if len(calls) > 0 {
 		cv, bv := tail(calls, sw), tail(bytes, sw)
-		line("%scalls/s%s [green]%s[-] %speak%s %s", colLabel, colEnd, padRight(Sparkline(cv, sw), sw), colDim, colEnd, Num(peak(cv)))
-		line("%sbytes/s%s [green]%s[-] %speak%s %s", colLabel, colEnd, padRight(Sparkline(bv, sw), sw), colDim, colEnd, HumanBytes(peak(bv)))
+		line("%scalls/s%s [green]%s[-] %speak%s %s", colLabel, colEnd, padRight(Sparkline(cv, sw), sw), colDim, colEnd, format.Compact(peak(cv)))
+		line("%sbytes/s%s [green]%s[-] %speak%s %s", colLabel, colEnd, padRight(Sparkline(bv, sw), sw), colDim, colEnd, format.Bytes(peak(bv)))
 	}
 
 	// Latency histogram of the interval, or since the start when the
@@ -657,8 +658,8 @@ func (d *Dashboard) renderDetail(width int) {
 	}
 	if h.Count > 0 {
 		line("%slatency%s %s(%s, %s calls)%s p50<=%s p99<=%s max %s",
-			colLabel, colEnd, colDim, what, Num(float64(h.Count)), colEnd, HumanDuration(h.Quantile(0.5)),
-			HumanDuration(h.Quantile(0.99)), HumanDuration(h.Max))
+			colLabel, colEnd, colDim, what, format.Compact(float64(h.Count)), colEnd, format.Duration(h.Quantile(0.5)),
+			format.Duration(h.Quantile(0.99)), format.Duration(h.Max))
 		bw := width - 18
 		if bw > 40 {
 			bw = 40
@@ -678,12 +679,12 @@ func (d *Dashboard) renderDetail(width int) {
 			}
 			cb := "n/a"
 			if e.EpPollCallbacks != nil {
-				cb = Num(float64(*e.EpPollCallbacks))
+				cb = format.Compact(float64(*e.EpPollCallbacks))
 				if e.CallbacksPerSec != nil {
-					cb += " (" + Num(*e.CallbacksPerSec) + "/s)"
+					cb += " (" + format.Compact(*e.CallbacksPerSec) + "/s)"
 				}
 				if e.CallbacksAlreadyQueued != nil {
-					cb += ", already queued " + Num(float64(*e.CallbacksAlreadyQueued))
+					cb += ", already queued " + format.Compact(float64(*e.CallbacksAlreadyQueued))
 				}
 			}
 			line(" epfd %d: registered %s, ctl add %d mod %d del %d, callbacks %s",
@@ -742,11 +743,11 @@ func syscallsText(r *Row, iv bool, dt time.Duration) string {
 	for _, sc := range r.Cum.Sorted() {
 		if iv && r.Delta != nil {
 			if st := r.Delta[sc]; st != nil && st.Calls > 0 {
-				parts = append(parts, fmt.Sprintf("%s %s/s", sc, Num(float64(st.Calls)/dt.Seconds())))
+				parts = append(parts, fmt.Sprintf("%s %s/s", sc, format.Compact(float64(st.Calls)/dt.Seconds())))
 			}
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %s", sc, Num(float64(r.Cum[sc].Calls))))
+		parts = append(parts, fmt.Sprintf("%s %s", sc, format.Compact(float64(r.Cum[sc].Calls))))
 	}
 	if len(parts) == 0 {
 		return "-"
