@@ -1,4 +1,4 @@
-package bench
+package scaling
 
 import (
 	"encoding/json"
