@@ -10,6 +10,9 @@
 // It needs root, gcc (to build its C workload), and is run from the module
 // root (it builds ./cmd/iotrace unless --iotrace names a binary). Results go
 // to stdout as Markdown tables; BENCHMARKS.md explains them.
+//
+// How each I/O model's own cost scales with N (`iotrace bench`) is another
+// matter, measured by internal/scaling.
 package main
 
 import (

@@ -7,6 +7,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/iotrace/iotrace/internal/format"
 )
 
 type results struct {
@@ -94,7 +96,7 @@ func (r *runner) targets() []target {
 			f, ok2 := added(fl, k)
 			t := target{Name: fmt.Sprintf("%s aggregation, %s: added cost <= 1.5x the floor's", mode, k), Goal: "<= 1.5x"}
 			if ok1 && ok2 && f > 0 {
-				t.Measured = fmt.Sprintf("+%.0f ns vs floor +%.0f ns = %.2fx", a, f, a/f)
+				t.Measured = fmt.Sprintf("+%.0f ns vs floor +%.0f ns = %s", a, f, format.Times(a/f))
 				t.Holds = verdict(a <= 1.5*f)
 			}
 			ts = append(ts, t)
@@ -104,7 +106,7 @@ func (r *runner) targets() []target {
 			b, ok2 := added("bpftrace", k)
 			t := target{Name: fmt.Sprintf("%s aggregation, %s: added cost <= half of bpftrace's", mode, k), Goal: "<= 0.5x bpftrace"}
 			if ok1 && ok2 && b > 0 {
-				t.Measured = fmt.Sprintf("+%.0f ns vs bpftrace +%.0f ns = %.2fx", a, b, a/b)
+				t.Measured = fmt.Sprintf("+%.0f ns vs bpftrace +%.0f ns = %s", a, b, format.Times(a/b))
 				t.Holds = verdict(a <= 0.5*b)
 			}
 			ts = append(ts, t)
@@ -279,11 +281,11 @@ func writeReport(w io.Writer, res *results) {
 					fmt.Fprintf(w, " – |")
 					continue
 				}
-				cell := fmt.Sprintf("%.0f", l.MedianNs)
+				cell := format.Whole(l.MedianNs)
 				if l.AddedNs != nil && c.Name != "none" {
 					cell += fmt.Sprintf(" (+%.0f", *l.AddedNs)
 					if l.Ratio != nil {
-						cell += fmt.Sprintf(", %.2fx", *l.Ratio)
+						cell += ", " + format.Times(*l.Ratio)
 					}
 					cell += ")"
 				}
@@ -369,7 +371,7 @@ func writeReport(w io.Writer, res *results) {
 		for _, s := range res.Startup {
 			first := "–"
 			if len(s.FirstOutMs) > 0 {
-				first = fmt.Sprintf("%.0f", s.MedianOut)
+				first = format.Whole(s.MedianOut)
 			}
 			fmt.Fprintf(w, "| %s | %.0f | %v | %s | %.0f |\n", s.Tool, s.MedianMs, roundAll(s.ReadyMs), first, s.MedianExit)
 		}
@@ -400,10 +402,7 @@ func writeReport(w io.Writer, res *results) {
 		fmt.Fprintf(w, "## Per-call events: iotrace --events on poll(1 fd, 0) loops at increasing rates\n\n")
 		fmt.Fprintf(w, "| threads | target rate/s | achieved calls/s | calls | recorded | lost (ringbuf full) | iotrace exit s | iotrace VmHWM MB | check |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, d := range res.Drain {
-			tr := "max"
-			if d.Rate > 0 {
-				tr = fmt.Sprintf("%.0f", d.Rate)
-			}
+			tr := format.WholeRate(d.Rate)
 			chk := "ok"
 			if d.Error != "" {
 				chk = "error: " + d.Error

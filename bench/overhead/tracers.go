@@ -383,35 +383,36 @@ func bpftraceCalls(out string) map[string]uint64 {
 
 // perfCalls parses perf trace -s output: "syscall calls errors total min avg max stddev".
 func perfCalls(out string) map[string]uint64 {
-	m := map[string]uint64{}
-	for _, l := range strings.Split(out, "\n") {
-		f := strings.Fields(l)
+	return tableCalls(out, func(f []string) (name, calls string) {
 		if len(f) < 3 {
-			continue
+			return "", ""
 		}
-		if _, ok := syscallNumbers[f[0]]; !ok {
-			continue
-		}
-		if v, err := strconv.ParseUint(f[1], 10, 64); err == nil {
-			m[f[0]] += v
-		}
-	}
-	return m
+		return f[0], f[1]
+	})
 }
 
 // straceCalls parses strace -c output: "% time seconds usecs/call calls [errors] syscall".
 func straceCalls(out string) map[string]uint64 {
+	return tableCalls(out, func(f []string) (name, calls string) {
+		if len(f) < 5 {
+			return "", ""
+		}
+		return f[len(f)-1], f[3]
+	})
+}
+
+// tableCalls sums the calls of the loops' syscalls in a tracer's summary
+// table, one syscall a line; row picks the syscall's name and its calls out
+// of a line's fields, or "" for a line that is no such row. A syscall listed
+// more than once (perf trace -s lists it per thread) is summed.
+func tableCalls(out string, row func(fields []string) (name, calls string)) map[string]uint64 {
 	m := map[string]uint64{}
 	for _, l := range strings.Split(out, "\n") {
-		f := strings.Fields(l)
-		if len(f) < 5 {
-			continue
-		}
-		name := f[len(f)-1]
+		name, n := row(strings.Fields(l))
 		if _, ok := syscallNumbers[name]; !ok {
 			continue
 		}
-		if v, err := strconv.ParseUint(f[3], 10, 64); err == nil {
+		if v, err := strconv.ParseUint(n, 10, 64); err == nil {
 			m[name] += v
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/iotrace/iotrace/internal/bench"
+	"github.com/iotrace/iotrace/internal/scaling"
 	"github.com/iotrace/iotrace/internal/workloads"
 )
 
@@ -62,13 +62,13 @@ is skipped with the reason.`,
 	}
 	f := cmd.Flags()
 	var defModels []string
-	for _, m := range bench.DefaultModels {
+	for _, m := range scaling.DefaultModels {
 		defModels = append(defModels, string(m))
 	}
-	f.IntSliceVar(&o.fds, "fds", bench.DefaultFDs, "connection counts `N` to measure (comma-separated)")
+	f.IntSliceVar(&o.fds, "fds", scaling.DefaultFDs, "connection counts `N` to measure (comma-separated)")
 	f.IntVar(&o.active, "active", 1, "connections `K` written to in every cell")
 	f.StringSliceVar(&o.models, "models", defModels, "models to measure: select, poll, epoll-lt, epoll-et, epoll-oneshot")
-	f.Int64Var(&o.messages, "messages", bench.DefaultMessages, "messages `M` per cell")
+	f.Int64Var(&o.messages, "messages", scaling.DefaultMessages, "messages `M` per cell")
 	f.DurationVar(&o.duration, "duration", 0, "run each cell for `D` instead of a number of messages")
 	f.IntVar(&o.size, "size", 64, "`BYTES` per message")
 	f.StringVarP(&o.output, "output", "o", "", "write the results as JSON to `FILE`")
@@ -80,8 +80,8 @@ is skipped with the reason.`,
 }
 
 // params turns the flags into validated bench parameters.
-func (o *benchOptions) params(cmd *cobra.Command) (bench.Params, error) {
-	p := bench.Params{
+func (o *benchOptions) params(cmd *cobra.Command) (scaling.Params, error) {
+	p := scaling.Params{
 		FDs: append([]int(nil), o.fds...), Active: o.active, Size: o.size,
 		Messages: o.messages, Duration: o.duration,
 		Trace: !o.noTrace, ProbeMode: o.mode,
@@ -113,12 +113,12 @@ func runBench(cmd *cobra.Command, o *benchOptions) error {
 		return err
 	}
 	if o.output != "" {
-		if err := bench.CheckWritable("--output", o.output); err != nil {
+		if err := scaling.CheckWritable("--output", o.output); err != nil {
 			return err
 		}
 	}
 	if o.plot != "" {
-		if err := bench.CheckWritable("--plot", o.plot); err != nil {
+		if err := scaling.CheckWritable("--plot", o.plot); err != nil {
 			return err
 		}
 	}
@@ -133,24 +133,24 @@ func runBench(cmd *cobra.Command, o *benchOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	rep, serr := bench.Sweep(ctx, p, exe, cmd.ErrOrStderr())
+	rep, serr := scaling.Sweep(ctx, p, exe, cmd.ErrOrStderr())
 	stop()
 	rep.Version = versionString()
 	out := cmd.OutOrStdout()
-	if err := bench.WriteTable(out, rep); err != nil {
+	if err := scaling.WriteTable(out, rep); err != nil {
 		return err
 	}
-	if err := bench.WriteSummary(out, rep); err != nil {
+	if err := scaling.WriteSummary(out, rep); err != nil {
 		return err
 	}
 	// An interrupted sweep still writes what it measured.
 	if o.output != "" {
-		if err := bench.WriteFile(o.output, func(w io.Writer) error { return bench.WriteJSON(w, rep) }); err != nil {
+		if err := scaling.WriteFile(o.output, func(w io.Writer) error { return scaling.WriteJSON(w, rep) }); err != nil {
 			return err
 		}
 	}
 	if o.plot != "" {
-		if err := bench.WriteFile(o.plot, func(w io.Writer) error { return bench.WritePlot(w, rep) }); err != nil {
+		if err := scaling.WriteFile(o.plot, func(w io.Writer) error { return scaling.WritePlot(w, rep) }); err != nil {
 			return err
 		}
 	}

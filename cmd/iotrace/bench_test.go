@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iotrace/iotrace/internal/bench"
+	"github.com/iotrace/iotrace/internal/scaling"
 )
 
 // TestBenchSweep runs a small real sweep and checks the shape of its
@@ -44,7 +44,7 @@ func TestBenchSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep bench.Report
+	var rep scaling.Report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestBenchNoTrace(t *testing.T) {
 		t.Fatalf("%v:\n%s", err, b)
 	}
 	b, _ := os.ReadFile(out)
-	var rep bench.Report
+	var rep scaling.Report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}

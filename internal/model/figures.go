@@ -3,6 +3,8 @@ package model
 import (
 	"math"
 	"time"
+
+	"github.com/iotrace/iotrace/internal/format"
 )
 
 // Figures are the comparison figures for a set of waiting calls over a
@@ -130,7 +132,8 @@ type View uint8
 const (
 	InText      View = 1 << iota // `iotrace report`, `iotrace diff`
 	InDashboard                  // the dashboard's comparison
-	InAll       = InText | InDashboard
+	InDetail                     // the dashboard's detail view of a process or thread
+	InAll       = InText | InDashboard | InDetail
 )
 
 // Figure is one comparison figure: its name, unit, meaning and how to read
@@ -142,9 +145,10 @@ type Figure struct {
 	// for a figure not in that document.
 	Key string
 	// Label names the row; Detail, if any, is added in parentheses where
-	// there is room (the text report).
-	Label, Detail string
-	Unit          Unit
+	// there is room (the text report); Short, if any, replaces Label in
+	// the narrow detail view.
+	Label, Detail, Short string
+	Unit                 Unit
 	// Meaning is one line for help texts; docs/metrics.md has the whole.
 	Meaning string
 	// Rate marks a per-second figure: it needs a period of known length.
@@ -172,6 +176,49 @@ func (g *Figure) Value(f *Figures, fam Family) (float64, Availability) {
 	return g.value(f)
 }
 
+// Format prints the figure in style s, as Value reads it: "-" where it
+// does not apply, "n/a" where it applies but was not measured (ok is false
+// for both), else the value in the style of its unit.
+func (g *Figure) Format(f *Figures, fam Family, s format.Style) (text string, v float64, ok bool) {
+	v, av := g.Value(f, fam)
+	switch av {
+	case NotApplicable:
+		return "-", 0, false
+	case Unavailable:
+		return "n/a", 0, false
+	}
+	switch g.Unit {
+	case UnitCount:
+		return s.Count(v), v, true
+	case UnitBytes:
+		return s.Bytes(v), v, true
+	case UnitDuration:
+		return s.Duration(uint64(v)), v, true
+	case UnitPercent:
+		return s.Percent(v), v, true
+	}
+	return s.Ratio(v), v, true
+}
+
+// ShortLabel is the label for narrow places.
+func (g *Figure) ShortLabel() string {
+	if g.Short != "" {
+		return g.Short
+	}
+	return g.Label
+}
+
+// FiguresIn returns the figures of the table shown in view v, in order.
+func FiguresIn(v View) []*Figure {
+	var out []*Figure
+	for i := range FigureTable {
+		if FigureTable[i].Where&v != 0 {
+			out = append(out, &FigureTable[i])
+		}
+	}
+	return out
+}
+
 // FigureTable lists the comparison figures in display order.
 var FigureTable = []Figure{
 	{Key: "calls", Label: "calls", Unit: UnitCount, Where: InText,
@@ -180,7 +227,7 @@ var FigureTable = []Figure{
 	{Key: "calls_per_sec", Label: "calls/s", Unit: UnitCount, Rate: true, Where: InAll,
 		Meaning: "completed waiting calls per second",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.CallsPerSec) }},
-	{Key: "fds_per_call", Label: "fds watched/call", Unit: UnitRatio, Where: InAll,
+	{Key: "fds_per_call", Label: "fds watched/call", Short: "fds/call", Unit: UnitRatio, Where: InAll,
 		Meaning: "mean size of the set of fds a call asked about (epoll: the interest list)",
 		value: func(f *Figures) (float64, Availability) {
 			if !f.FdsKnown {
@@ -202,10 +249,10 @@ var FigureTable = []Figure{
 			}
 			return ok(f.Efficiency)
 		}},
-	{Key: "bytes_per_sec", Label: "bytes copied/s", Unit: UnitBytes, Rate: true, Where: InAll,
+	{Key: "bytes_per_sec", Label: "bytes copied/s", Short: "bytes/s", Unit: UnitBytes, Rate: true, Where: InAll,
 		Meaning: "bytes of fd sets, pollfds and events copied between user and kernel per second",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.BytesPerSec) }},
-	{Key: "bytes_per_call", Label: "bytes copied/call", Unit: UnitBytes, Where: InAll,
+	{Key: "bytes_per_call", Label: "bytes copied/call", Short: "bytes/call", Unit: UnitBytes, Where: InAll,
 		Meaning: "bytes of fd sets, pollfds and events copied between user and kernel per call",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.BytesPerCall) }},
 	{Key: "wakeups_per_call", Label: "wakeups/call", Unit: UnitRatio, Where: InAll,
@@ -214,13 +261,19 @@ var FigureTable = []Figure{
 	{Key: "sleeps_per_call", Label: "sleeps/call", Unit: UnitRatio, Where: InAll,
 		Meaning: "times a call's thread went to sleep voluntarily",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.SleepsPerCall) }},
-	{Key: "latency_p50_ns", Label: "latency p50 <=", Unit: UnitDuration, Where: InAll,
+	{Key: "blocked_fraction", Label: "blocked", Unit: UnitPercent, Rate: true, Where: InDetail,
+		Meaning: "time the threads spent off CPU inside calls, as a share of the period, summed over threads (above 100% with several)",
+		value:   func(f *Figures) (float64, Availability) { return ok(f.BlockedFrac) }},
+	{Key: "epoll_ctl_per_sec", Label: "epoll_ctl/s", Unit: UnitCount, Rate: true, Where: InDetail,
+		Meaning: "epoll_ctl calls per second",
+		value:   func(f *Figures) (float64, Availability) { return ok(f.CtlPerSec) }},
+	{Key: "latency_p50_ns", Label: "latency p50 <=", Unit: UnitDuration, Where: InText | InDashboard,
 		Meaning: "upper bound of the median call duration (log2 histogram bucket)",
 		value:   func(f *Figures) (float64, Availability) { return ok(float64(f.P50)) }},
-	{Key: "latency_p99_ns", Label: "latency p99 <=", Unit: UnitDuration, Where: InAll,
+	{Key: "latency_p99_ns", Label: "latency p99 <=", Unit: UnitDuration, Where: InText | InDashboard,
 		Meaning: "upper bound of the 99th percentile call duration (log2 histogram bucket)",
 		value:   func(f *Figures) (float64, Availability) { return ok(float64(f.P99)) }},
-	{Key: "ready_list_at_entry_per_call", Label: "ready list/call", Detail: "epoll", Unit: UnitRatio, Epoll: true, Where: InAll,
+	{Key: "ready_list_at_entry_per_call", Label: "ready list/call", Detail: "epoll", Unit: UnitRatio, Epoll: true, Where: InText | InDashboard,
 		Meaning: "mean length of the epoll ready list at entry, over successful calls",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.ReadyListPerCall) }},
 	{Label: "ep_poll_callbacks/s", Unit: UnitCount, Rate: true, Epoll: true, Where: InDashboard,

@@ -3,11 +3,11 @@ package report
 import (
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/iotrace/iotrace/internal/format"
 	"github.com/iotrace/iotrace/internal/model"
 )
 
@@ -19,71 +19,12 @@ type Column struct {
 	Fig    model.Figures
 }
 
-func num(v float64) string {
-	switch {
-	case v == math.Trunc(v) && math.Abs(v) < 1e15:
-		return fmt.Sprintf("%.0f", v)
-	case math.Abs(v) >= 100:
-		return fmt.Sprintf("%.0f", v)
-	case math.Abs(v) >= 10:
-		return fmt.Sprintf("%.1f", v)
-	}
-	return fmt.Sprintf("%.2f", v)
-}
-
-func pct(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) }
-
-func bytesStr(v float64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%.0f B", v)
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
-}
-
-// textFigures are the figure table's rows that the text report shows.
-func textFigures() []*model.Figure {
-	var out []*model.Figure
-	for i := range model.FigureTable {
-		if g := &model.FigureTable[i]; g.Where&model.InText != 0 {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
 // label is a figure's row label, with its detail.
 func label(g *model.Figure) string {
 	if g.Detail != "" {
 		return g.Label + " (" + g.Detail + ")"
 	}
 	return g.Label
-}
-
-// cell prints figure g of f, the figures of model fam: "-" where it does
-// not apply, "n/a" where it was not measured.
-func cell(g *model.Figure, f *model.Figures, fam model.Family) (string, float64, bool) {
-	v, av := g.Value(f, fam)
-	switch av {
-	case model.NotApplicable:
-		return "-", 0, false
-	case model.Unavailable:
-		return "n/a", 0, false
-	}
-	switch g.Unit {
-	case model.UnitBytes:
-		return bytesStr(v), v, true
-	case model.UnitDuration:
-		return Duration(uint64(v)), v, true
-	case model.UnitPercent:
-		return pct(v), v, true
-	}
-	return num(v), v, true
 }
 
 // Comparison writes the columns side by side, one figure per row.
@@ -94,10 +35,10 @@ func Comparison(w io.Writer, cols []Column) error {
 		titles[i] = c.Title
 	}
 	fmt.Fprintf(tw, "\t%s\t\n", strings.Join(titles, "\t"))
-	for _, g := range textFigures() {
+	for _, g := range model.FiguresIn(model.InText) {
 		cells := make([]string, len(cols))
 		for i := range cols {
-			cells[i], _, _ = cell(g, &cols[i].Fig, cols[i].Family)
+			cells[i], _, _ = g.Format(&cols[i].Fig, cols[i].Family, format.FixedStyle)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t\n", label(g), strings.Join(cells, "\t"))
 	}
@@ -151,15 +92,15 @@ func Diff(w io.Writer, nameA, nameB string, a, b map[model.Family]model.Figures)
 	for _, f := range order {
 		fa, fb := a[f], b[f]
 		fmt.Fprintf(tw, "%s\tA: %s\tB: %s\tchange\t\n", f, nameA, nameB)
-		for _, g := range textFigures() {
+		for _, g := range model.FiguresIn(model.InText) {
 			if g.Epoll && f != model.FamilyEpoll {
 				continue // another model's figure: no row in this model's section
 			}
-			ca, va, oka := cell(g, &fa, f)
-			cb, vb, okb := cell(g, &fb, f)
+			ca, va, oka := g.Format(&fa, f, format.FixedStyle)
+			cb, vb, okb := g.Format(&fb, f, format.FixedStyle)
 			ch := ""
 			if oka && okb {
-				ch = change(va, vb)
+				ch = format.FixedChange(va, vb)
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", label(g), ca, cb, ch)
 		}
@@ -168,17 +109,6 @@ func Diff(w io.Writer, nameA, nameB string, a, b map[model.Family]model.Figures)
 		fmt.Fprintln(tw, "neither trace has select, poll or epoll waits")
 	}
 	return tw.Flush()
-}
-
-// change is the relative change from a to b.
-func change(a, b float64) string {
-	switch {
-	case a == b:
-		return "="
-	case a == 0:
-		return "new"
-	}
-	return fmt.Sprintf("%+.1f%%", 100*(b-a)/a)
 }
 
 // Header describes a recording in one line.

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/iotrace/iotrace/internal/format"
 	"github.com/iotrace/iotrace/internal/model"
 )
 
@@ -64,9 +65,9 @@ func Table(w io.Writer, rows []Row) error {
 		s := r.Stats
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n",
 			r.Pid, r.Comm, r.Syscall, s.Calls, s.Errors, s.Timeouts, s.Ready, FdsPerCall(s), s.FdPolls,
-			s.BytesIn, s.BytesOut, s.Sleeps, s.Wakeups, Duration(s.BlockedNs),
-			Duration(uint64(s.Latency.Mean())), Duration(s.Latency.Quantile(0.5)),
-			Duration(s.Latency.Quantile(0.99)), Duration(s.Latency.Max))
+			s.BytesIn, s.BytesOut, s.Sleeps, s.Wakeups, format.FixedDuration(s.BlockedNs),
+			format.FixedDuration(uint64(s.Latency.Mean())), format.FixedDuration(s.Latency.Quantile(0.5)),
+			format.FixedDuration(s.Latency.Quantile(0.99)), format.FixedDuration(s.Latency.Max))
 	}
 	return tw.Flush()
 }
@@ -81,23 +82,7 @@ func FdsPerCall(s *model.Stats) string {
 	if !ok {
 		return "n/a"
 	}
-	if v == float64(uint64(v)) {
-		return fmt.Sprintf("%d", uint64(v))
-	}
-	return fmt.Sprintf("%.1f", v)
-}
-
-// Duration renders nanoseconds compactly: 850ns, 12.3us, 4.56ms, 1.20s.
-func Duration(ns uint64) string {
-	switch {
-	case ns < 1000:
-		return fmt.Sprintf("%dns", ns)
-	case ns < 1000_000:
-		return fmt.Sprintf("%.1fus", float64(ns)/1e3)
-	case ns < 1000_000_000:
-		return fmt.Sprintf("%.2fms", float64(ns)/1e6)
-	}
-	return fmt.Sprintf("%.2fs", float64(ns)/1e9)
+	return format.Tenths(v)
 }
 
 // Interval writes the change between two snapshots taken dt apart.

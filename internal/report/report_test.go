@@ -54,14 +54,6 @@ func TestFdsPerCall(t *testing.T) {
 	}
 }
 
-func TestDuration(t *testing.T) {
-	for ns, want := range map[uint64]string{0: "0ns", 999: "999ns", 1500: "1.5us", 2_500_000: "2.50ms", 3_000_000_000: "3.00s"} {
-		if got := Duration(ns); got != want {
-			t.Errorf("Duration(%d) = %q, want %q", ns, got, want)
-		}
-	}
-}
-
 func TestSummary(t *testing.T) {
 	var buf bytes.Buffer
 	s := snap(4, 2)

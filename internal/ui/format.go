@@ -5,8 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/iotrace/iotrace/internal/format"
 	"github.com/iotrace/iotrace/internal/model"
 )
 
@@ -99,123 +99,9 @@ func HistogramLines(h *model.Histogram, barWidth int) []string {
 		if pad < 0 {
 			pad = 0
 		}
-		lines = append(lines, fmt.Sprintf("%6s │%s%s %*d", HumanDuration(lo), bar, strings.Repeat(" ", pad), countW, n))
+		lines = append(lines, fmt.Sprintf("%6s │%s%s %*d", format.Duration(lo), bar, strings.Repeat(" ", pad), countW, n))
 	}
 	return lines
-}
-
-// HumanBytes renders a byte count with binary units: 0 B, 512 B, 1.5 KiB,
-// 80 KiB, 12.3 MiB.
-func HumanBytes(v float64) string {
-	if v < 0 || math.IsNaN(v) {
-		return "-"
-	}
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	u := 0
-	for v >= 1024 && u < len(units)-1 {
-		v /= 1024
-		u++
-	}
-	if u == 0 {
-		return Num(v) + " B"
-	}
-	return sig3(v) + " " + units[u]
-}
-
-// HumanDuration renders nanoseconds with three significant digits: 850ns,
-// 1.02us, 12.3us, 123us, 4.56ms, 1.20s, 2m03s.
-func HumanDuration(ns uint64) string {
-	switch {
-	case ns < 1000:
-		return fmt.Sprintf("%dns", ns)
-	case ns < 1000_000:
-		return sig3(float64(ns)/1e3) + "us"
-	case ns < 1000_000_000:
-		return sig3(float64(ns)/1e6) + "ms"
-	case ns < 100*1000_000_000:
-		return sig3(float64(ns)/1e9) + "s"
-	}
-	d := time.Duration(ns).Round(time.Second)
-	if d < time.Hour {
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	}
-	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-}
-
-// sig3 prints v (>= 0) with three significant digits, keeping trailing
-// zeros so that columns of figures keep their width: 1.20, 12.3, 123.
-func sig3(v float64) string {
-	switch {
-	case v < 9.995:
-		return strconv.FormatFloat(v, 'f', 2, 64)
-	case v < 99.95:
-		return strconv.FormatFloat(v, 'f', 1, 64)
-	}
-	return strconv.FormatFloat(v, 'f', 0, 64)
-}
-
-// Num renders a count or rate compactly: whole numbers as such up to 9999,
-// fractions with up to three significant digits and no trailing zeros
-// (0.39, 2.5, 12.3), then k, M and G suffixes (12.3k, 1.5M).
-func Num(v float64) string {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return "-"
-	}
-	if v < 0 {
-		return "-" + Num(-v)
-	}
-	trim := func(s string) string {
-		if strings.Contains(s, ".") {
-			s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-		}
-		return s
-	}
-	switch {
-	case v == 0:
-		return "0"
-	case v < 0.01:
-		return "<0.01"
-	case v < 9.995:
-		return trim(strconv.FormatFloat(v, 'f', 2, 64))
-	case v < 99.95:
-		return trim(strconv.FormatFloat(v, 'f', 1, 64))
-	case v < 9999.5:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	case v < 999_950:
-		return trim(strconv.FormatFloat(v/1e3, 'f', 1, 64)) + "k"
-	case v < 999_950_000:
-		return trim(strconv.FormatFloat(v/1e6, 'f', 2, 64)) + "M"
-	}
-	return trim(strconv.FormatFloat(v/1e9, 'f', 2, 64)) + "G"
-}
-
-// Percent renders a fraction (0.25) as a percentage (25%), with more
-// decimals for small values: 0.39%, 4.5%, 100%.
-func Percent(f float64) string {
-	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
-		return "-"
-	}
-	p := f * 100
-	switch {
-	case p == 0:
-		return "0%"
-	case p < 0.01:
-		return "<0.01%"
-	case p < 1:
-		return strconv.FormatFloat(p, 'f', 2, 64) + "%"
-	case p < 10:
-		return strconv.FormatFloat(p, 'f', 1, 64) + "%"
-	}
-	return strconv.FormatFloat(p, 'f', 0, 64) + "%"
-}
-
-// Rate renders a messages-per-second load rate, 0 meaning as fast as
-// possible.
-func Rate(r float64) string {
-	if r <= 0 {
-		return "max"
-	}
-	return Num(r) + "/s"
 }
 
 // truncate shortens s to at most n cells (runes), marking the cut with …

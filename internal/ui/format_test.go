@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"math"
 	"reflect"
 	"testing"
 
@@ -93,76 +92,7 @@ func TestHistogramLines(t *testing.T) {
 	}
 }
 
-func TestHumanBytes(t *testing.T) {
-	for _, c := range []struct {
-		v    float64
-		want string
-	}{
-		{0, "0 B"}, {2.5, "2.5 B"}, {36, "36 B"}, {512, "512 B"}, {1023, "1023 B"},
-		{1024, "1.00 KiB"}, {1536, "1.50 KiB"}, {10000, "9.77 KiB"}, {80 * 1024, "80.0 KiB"},
-		{125 * 1024, "125 KiB"}, {20e6, "19.1 MiB"}, {3 << 30, "3.00 GiB"}, {-1, "-"}, {math.NaN(), "-"},
-	} {
-		if got := HumanBytes(c.v); got != c.want {
-			t.Errorf("HumanBytes(%v) = %q, want %q", c.v, got, c.want)
-		}
-	}
-}
-
-func TestHumanDuration(t *testing.T) {
-	for _, c := range []struct {
-		ns   uint64
-		want string
-	}{
-		{0, "0ns"}, {850, "850ns"}, {999, "999ns"}, {1000, "1.00us"}, {1024, "1.02us"},
-		{12_345, "12.3us"}, {123_456, "123us"}, {4_560_000, "4.56ms"}, {12_300_000, "12.3ms"},
-		{500_660_000, "501ms"}, {1_200_000_000, "1.20s"}, {99_000_000_000, "99.0s"},
-		{123_000_000_000, "2m03s"}, {3_700_000_000_000, "1h01m"},
-	} {
-		if got := HumanDuration(c.ns); got != c.want {
-			t.Errorf("HumanDuration(%d) = %q, want %q", c.ns, got, c.want)
-		}
-	}
-}
-
-func TestNum(t *testing.T) {
-	for _, c := range []struct {
-		v    float64
-		want string
-	}{
-		{0, "0"}, {0.005, "<0.01"}, {0.39, "0.39"}, {1, "1"}, {2.5, "2.5"}, {2.499, "2.5"},
-		{12.34, "12.3"}, {12, "12"}, {99.96, "100"}, {1000, "1000"}, {9999.4, "9999"},
-		{12345, "12.3k"}, {100_000, "100k"}, {1_500_000, "1.5M"}, {2.5e9, "2.5G"},
-		{-3, "-3"}, {math.NaN(), "-"}, {math.Inf(1), "-"},
-	} {
-		if got := Num(c.v); got != c.want {
-			t.Errorf("Num(%v) = %q, want %q", c.v, got, c.want)
-		}
-	}
-}
-
-func TestPercent(t *testing.T) {
-	for _, c := range []struct {
-		f    float64
-		want string
-	}{
-		{0, "0%"}, {1e-8, "<0.01%"}, {0.0005, "0.05%"}, {0.016, "1.6%"}, {0.25, "25%"}, {1, "100%"},
-		{-0.1, "-"}, {math.NaN(), "-"},
-	} {
-		if got := Percent(c.f); got != c.want {
-			t.Errorf("Percent(%v) = %q, want %q", c.f, got, c.want)
-		}
-	}
-}
-
-func TestRateAndTruncate(t *testing.T) {
-	for _, c := range []struct {
-		r    float64
-		want string
-	}{{0, "max"}, {-1, "max"}, {5000, "5000/s"}, {12345, "12.3k/s"}} {
-		if got := Rate(c.r); got != c.want {
-			t.Errorf("Rate(%v) = %q, want %q", c.r, got, c.want)
-		}
-	}
+func TestTruncate(t *testing.T) {
 	for _, c := range []struct {
 		s    string
 		n    int

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/gdamore/tcell/v2"
+
+	"github.com/iotrace/iotrace/internal/format"
 )
 
 // keyBinding is one key: a special key, or tcell.KeyRune with a character.
@@ -254,5 +256,5 @@ func doubleRate(p LoadParams) LoadParams {
 
 // ParamsText describes demo parameters: "N=1024 fds, 16 active, rate max".
 func ParamsText(p LoadParams) string {
-	return fmt.Sprintf("N=%d fds, %d active, rate %s", p.Fds, p.Active, Rate(p.Rate))
+	return fmt.Sprintf("N=%d fds, %d active, rate %s", p.Fds, p.Active, format.Rate(p.Rate))
 }

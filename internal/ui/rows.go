@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/iotrace/iotrace/internal/format"
 	"github.com/iotrace/iotrace/internal/model"
 )
 
@@ -59,35 +60,35 @@ var procColumns = []procColumn{
 		cell: func(r *Row, _ bool) string { return familiesText(r.Families) },
 		text: func(r *Row) string { return familiesText(r.Families) }},
 	{title: "CALLS/s", desc: true,
-		cell:  func(r *Row, iv bool) string { return rate(iv, r.Fig.CallsPerSec, Num) },
+		cell:  func(r *Row, iv bool) string { return rate(iv, r.Fig.CallsPerSec, format.Compact) },
 		value: func(r *Row) float64 { return r.Fig.CallsPerSec }},
 	{title: "FDS/CALL", desc: true,
 		cell: func(r *Row, iv bool) string {
 			if iv && r.Fig.Calls > 0 && !r.Fig.FdsKnown {
 				return "n/a"
 			}
-			return perCall(r, iv, r.Fig.FdsPerCall, Num)
+			return perCall(r, iv, r.Fig.FdsPerCall, format.Compact)
 		},
 		value: func(r *Row) float64 { return r.Fig.FdsPerCall }},
 	{title: "POLLS/CALL", desc: true,
-		cell:  func(r *Row, iv bool) string { return perCall(r, iv, r.Fig.FdPollsPerCall, Num) },
+		cell:  func(r *Row, iv bool) string { return perCall(r, iv, r.Fig.FdPollsPerCall, format.Compact) },
 		value: func(r *Row) float64 { return r.Fig.FdPollsPerCall }},
 	{title: "BYTES/s", desc: true,
-		cell:  func(r *Row, iv bool) string { return rate(iv, r.Fig.BytesPerSec, HumanBytes) },
+		cell:  func(r *Row, iv bool) string { return rate(iv, r.Fig.BytesPerSec, format.Bytes) },
 		value: func(r *Row) float64 { return r.Fig.BytesPerSec }},
 	{title: "P99", desc: true,
 		cell: func(r *Row, iv bool) string {
-			return perCall(r, iv, float64(r.Fig.P99), func(v float64) string { return HumanDuration(uint64(v)) })
+			return perCall(r, iv, float64(r.Fig.P99), func(v float64) string { return format.Duration(uint64(v)) })
 		},
 		value: func(r *Row) float64 { return float64(r.Fig.P99) }},
 	{title: "WAKE/CALL", desc: true,
-		cell:  func(r *Row, iv bool) string { return perCall(r, iv, r.Fig.WakeupsPerCall, Num) },
+		cell:  func(r *Row, iv bool) string { return perCall(r, iv, r.Fig.WakeupsPerCall, format.Compact) },
 		value: func(r *Row) float64 { return r.Fig.WakeupsPerCall }},
 	{title: "READY/CALL", desc: true,
-		cell:  func(r *Row, iv bool) string { return perCall(r, iv, r.Fig.ReadyPerCall, Num) },
+		cell:  func(r *Row, iv bool) string { return perCall(r, iv, r.Fig.ReadyPerCall, format.Compact) },
 		value: func(r *Row) float64 { return r.Fig.ReadyPerCall }},
 	{title: "CALLS", desc: true,
-		cell:  func(r *Row, _ bool) string { return Num(float64(r.TotalCalls)) },
+		cell:  func(r *Row, _ bool) string { return format.Compact(float64(r.TotalCalls)) },
 		value: func(r *Row) float64 { return float64(r.TotalCalls) }},
 }
 

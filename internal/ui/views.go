@@ -10,6 +10,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
+	"github.com/iotrace/iotrace/internal/format"
 	"github.com/iotrace/iotrace/internal/model"
 )
 
@@ -302,9 +303,9 @@ func (d *Dashboard) renderHeader() int {
 func costText(c CostRate, samples int) string {
 	switch {
 	case c.Known:
-		s := fmt.Sprintf("%sBPF%s %s ms/s", colLabel, colEnd, Num(c.MsPerSec))
+		s := fmt.Sprintf("%sBPF%s %s ms/s", colLabel, colEnd, format.Compact(c.MsPerSec))
 		if c.RunsPerSec > 0 {
-			s += fmt.Sprintf(" %s(%s runs/s, %s/run)%s", colDim, Num(c.RunsPerSec), HumanDuration(uint64(c.NsPerRun)), colEnd)
+			s += fmt.Sprintf(" %s(%s runs/s, %s/run)%s", colDim, format.Compact(c.RunsPerSec), format.Duration(uint64(c.NsPerRun)), colEnd)
 		}
 		return s
 	case c.Why != "":
@@ -336,52 +337,34 @@ func truthCell(c *Column, v float64, f func(float64) string) string {
 // figure they check (by label).
 var truthRows = map[string][]compRow{
 	"calls/s": {
-		{label: "  workload calls/s", cell: func(c *Column, _ bool) string { return truthCell(c, c.Truth.CallsPerSec, Num) }},
-		{label: "  workload msgs/s", cell: func(c *Column, _ bool) string { return truthCell(c, c.Truth.MsgsPerSec, Num) }},
+		{label: "  workload calls/s", cell: func(c *Column, _ bool) string { return truthCell(c, c.Truth.CallsPerSec, format.Compact) }},
+		{label: "  workload msgs/s", cell: func(c *Column, _ bool) string { return truthCell(c, c.Truth.MsgsPerSec, format.Compact) }},
 	},
 	"ready/call": {
 		{label: "  workload ready/call", cell: func(c *Column, _ bool) string {
 			if c.Truth.CallsPerSec == 0 {
 				return "-"
 			}
-			return truthCell(c, c.Truth.ReadyPerCall, Num)
+			return truthCell(c, c.Truth.ReadyPerCall, format.Compact)
 		}},
 	},
 }
 
-// figureCell prints figure g of a column: "-" before the first interval and
-// where the figure does not apply, "n/a" where it was not measured.
+// figureCell prints figure g of a column: "-" before the first interval,
+// else as the figure table says.
 func figureCell(g *model.Figure, c *Column, iv bool) string {
 	if !iv {
 		return "-"
 	}
-	v, av := g.Value(&c.Fig, c.Family)
-	switch av {
-	case model.NotApplicable:
-		return "-"
-	case model.Unavailable:
-		return "n/a"
-	}
-	switch g.Unit {
-	case model.UnitBytes:
-		return HumanBytes(v)
-	case model.UnitDuration:
-		return HumanDuration(uint64(v))
-	case model.UnitPercent:
-		return Percent(v)
-	}
-	return Num(v)
+	text, _, _ := g.Format(&c.Fig, c.Family, format.CompactStyle)
+	return text
 }
 
 // compRows are the comparison's rows: the figure table's dashboard
 // figures, each followed in the demo by the workloads' counts it checks.
 var compRows = func() []compRow {
 	var rows []compRow
-	for i := range model.FigureTable {
-		g := &model.FigureTable[i]
-		if g.Where&model.InDashboard == 0 {
-			continue
-		}
+	for _, g := range model.FiguresIn(model.InDashboard) {
 		rows = append(rows, compRow{label: g.Label, fig: g, cell: func(c *Column, iv bool) string { return figureCell(g, c, iv) }})
 		for _, t := range truthRows[g.Label] {
 			t.demo, t.truth = true, true
@@ -585,8 +568,8 @@ func (d *Dashboard) renderDetail(width int) {
 	proc := d.st.Row(RowKey{Pid: r.Key.Pid})
 	iv := d.st.HasInterval()
 	var b strings.Builder
-	line := func(format string, args ...any) {
-		fmt.Fprintf(&b, format, args...)
+	line := func(tmpl string, args ...any) {
+		fmt.Fprintf(&b, tmpl, args...)
 		b.WriteByte('\n')
 	}
 	kind := "process"
@@ -601,31 +584,16 @@ func (d *Dashboard) renderDetail(width int) {
 
 	f := r.Fig
 	if iv && f.Calls > 0 {
-		fds := Num(f.FdsPerCall)
-		if !f.FdsKnown {
-			fds = "n/a"
+		var grid [][2]string
+		for _, g := range model.FiguresIn(model.InDetail) {
+			text, _, _ := g.Format(&f, "", format.CompactStyle)
+			grid = append(grid, [2]string{g.ShortLabel(), text})
 		}
-		eff := "-"
-		if f.HasEfficiency {
-			eff = Percent(f.Efficiency)
-		}
-		b.WriteString(figureGrid([][2]string{
-			{"calls/s", Num(f.CallsPerSec)},
-			{"fds/call", fds},
-			{"fd_polls/call", Num(f.FdPollsPerCall)},
-			{"ready/call", Num(f.ReadyPerCall)},
-			{"efficiency", eff},
-			{"bytes/s", HumanBytes(f.BytesPerSec)},
-			{"bytes/call", HumanBytes(f.BytesPerCall)},
-			{"wakeups/call", Num(f.WakeupsPerCall)},
-			{"sleeps/call", Num(f.SleepsPerCall)},
-			{"blocked", Percent(f.BlockedFrac)},
-			{"epoll_ctl/s", Num(f.CtlPerSec)},
-		}, width))
+		b.WriteString(figureGrid(grid, width))
 	} else if iv {
-		line("%sno calls in the last interval%s (%s calls so far)", colDim, colEnd, Num(float64(r.TotalCalls)))
+		line("%sno calls in the last interval%s (%s calls so far)", colDim, colEnd, format.Compact(float64(r.TotalCalls)))
 	} else {
-		line("%s%s calls so far; rates after the next snapshot%s", colDim, Num(float64(r.TotalCalls)), colEnd)
+		line("%s%s calls so far; rates after the next snapshot%s", colDim, format.Compact(float64(r.TotalCalls)), colEnd)
 	}
 	line("%ssyscalls%s %s", colLabel, colEnd, syscallsText(r, iv, d.st.Interval()))
 
@@ -646,8 +614,8 @@ func (d *Dashboard) renderDetail(width int) {
 	}
 	if len(calls) > 0 {
 		cv, bv := tail(calls, sw), tail(bytes, sw)
-		line("%scalls/s%s [green]%s[-] %speak%s %s", colLabel, colEnd, padRight(Sparkline(cv, sw), sw), colDim, colEnd, Num(peak(cv)))
-		line("%sbytes/s%s [green]%s[-] %speak%s %s", colLabel, colEnd, padRight(Sparkline(bv, sw), sw), colDim, colEnd, HumanBytes(peak(bv)))
+		line("%scalls/s%s [green]%s[-] %speak%s %s", colLabel, colEnd, padRight(Sparkline(cv, sw), sw), colDim, colEnd, format.Compact(peak(cv)))
+		line("%sbytes/s%s [green]%s[-] %speak%s %s", colLabel, colEnd, padRight(Sparkline(bv, sw), sw), colDim, colEnd, format.Bytes(peak(bv)))
 	}
 
 	// Latency histogram of the interval, or since the start when the
@@ -660,8 +628,8 @@ func (d *Dashboard) renderDetail(width int) {
 	}
 	if h.Count > 0 {
 		line("%slatency%s %s(%s, %s calls)%s p50<=%s p99<=%s max %s",
-			colLabel, colEnd, colDim, what, Num(float64(h.Count)), colEnd, HumanDuration(h.Quantile(0.5)),
-			HumanDuration(h.Quantile(0.99)), HumanDuration(h.Max))
+			colLabel, colEnd, colDim, what, format.Compact(float64(h.Count)), colEnd, format.Duration(h.Quantile(0.5)),
+			format.Duration(h.Quantile(0.99)), format.Duration(h.Max))
 		bw := width - 18
 		if bw > 40 {
 			bw = 40
@@ -681,12 +649,12 @@ func (d *Dashboard) renderDetail(width int) {
 			}
 			cb := "n/a"
 			if e.EpPollCallbacks != nil {
-				cb = Num(float64(*e.EpPollCallbacks))
+				cb = format.Compact(float64(*e.EpPollCallbacks))
 				if e.CallbacksPerSec != nil {
-					cb += " (" + Num(*e.CallbacksPerSec) + "/s)"
+					cb += " (" + format.Compact(*e.CallbacksPerSec) + "/s)"
 				}
 				if e.CallbacksAlreadyQueued != nil {
-					cb += ", already queued " + Num(float64(*e.CallbacksAlreadyQueued))
+					cb += ", already queued " + format.Compact(float64(*e.CallbacksAlreadyQueued))
 				}
 			}
 			line(" epfd %d: registered %s, ctl add %d mod %d del %d, callbacks %s",
@@ -745,11 +713,11 @@ func syscallsText(r *Row, iv bool, dt time.Duration) string {
 	for _, sc := range r.Cum.Sorted() {
 		if iv && r.Delta != nil {
 			if st := r.Delta[sc]; st != nil && st.Calls > 0 {
-				parts = append(parts, fmt.Sprintf("%s %s/s", sc, Num(float64(st.Calls)/dt.Seconds())))
+				parts = append(parts, fmt.Sprintf("%s %s/s", sc, format.Compact(float64(st.Calls)/dt.Seconds())))
 			}
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %s", sc, Num(float64(r.Cum[sc].Calls))))
+		parts = append(parts, fmt.Sprintf("%s %s", sc, format.Compact(float64(r.Cum[sc].Calls))))
 	}
 	if len(parts) == 0 {
 		return "-"

@@ -1,4 +1,4 @@
-package bench
+package scaling
 
 import (
 	"bufio"
@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/iotrace/iotrace/internal/collector"
+	"github.com/iotrace/iotrace/internal/format"
 	"github.com/iotrace/iotrace/internal/model"
 	"github.com/iotrace/iotrace/internal/workloads"
 )
@@ -73,9 +74,9 @@ func progressLine(c *Cell) string {
 	if c.Skipped != "" {
 		return s + "skipped: " + c.Skipped
 	}
-	s += fmt.Sprintf("%s per call, %s msgs/s", ns(c.NsPerCall), count(c.MsgsPerSec))
+	s += fmt.Sprintf("%s per call, %s msgs/s", format.FixedNs(c.NsPerCall), format.FixedCount(c.MsgsPerSec))
 	if c.CPUNsPerMsg != nil {
-		s += fmt.Sprintf(", %s CPU per message", ns(*c.CPUNsPerMsg))
+		s += fmt.Sprintf(", %s CPU per message", format.FixedNs(*c.CPUNsPerMsg))
 	}
 	return s + fmt.Sprintf(" (%d calls in %s)", c.Calls, time.Duration(c.ElapsedNS).Round(time.Millisecond))
 }
@@ -192,7 +193,7 @@ func traceCells(ctx context.Context, p *Params, exe string, r *Report, progress 
 		}
 		c.Kernel = k
 		fmt.Fprintf(progress, "bench: traced [%d/%d] %s N=%d: %s fd polls, %s CPU in the kernel per call\n",
-			done, todo, c.Model, c.FDs, num(k.FdPollsPerCall), ns(k.CPUNsPerCall))
+			done, todo, c.Model, c.FDs, format.PerCall(k.FdPollsPerCall), format.FixedNs(k.CPUNsPerCall))
 	}
 	if snap, err := col.Snapshot(); err == nil {
 		r.Tracer.LostEvents = snap.Meta.LostEvents

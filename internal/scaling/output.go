@@ -1,17 +1,16 @@
-package bench
+package scaling
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/iotrace/iotrace/internal/report"
+	"github.com/iotrace/iotrace/internal/format"
 )
 
 var tableHeader = []string{
@@ -46,13 +45,13 @@ func WriteTable(w io.Writer, r *Report) error {
 		}
 		cpu := "-"
 		if c.CPUNsPerMsg != nil {
-			cpu = ns(*c.CPUNsPerMsg)
+			cpu = format.FixedNs(*c.CPUNsPerMsg)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t", c.Model, c.FDs, c.Calls, c.Messages,
-			report.Duration(uint64(c.ElapsedNS)), ns(c.NsPerCall), count(c.MsgsPerSec), cpu)
+			format.FixedDuration(uint64(c.ElapsedNS)), format.FixedNs(c.NsPerCall), format.FixedCount(c.MsgsPerSec), cpu)
 		if k := c.Kernel; k != nil && k.Calls > 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", num(k.FdsWatchedPerCall), num(k.FdPollsPerCall),
-				num(k.ReadyPerCall), num(k.BytesInPerCall), num(k.BytesOutPerCall), num(k.WakeupsPerCall), ns(k.CPUNsPerCall))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", format.PerCall(k.FdsWatchedPerCall), format.PerCall(k.FdPollsPerCall),
+				format.PerCall(k.ReadyPerCall), format.PerCall(k.BytesInPerCall), format.PerCall(k.BytesOutPerCall), format.PerCall(k.WakeupsPerCall), format.FixedNs(k.CPUNsPerCall))
 		} else {
 			fmt.Fprintf(tw, "-\t-\t-\t-\t-\t-\t-\t\n")
 		}
@@ -112,15 +111,15 @@ func WriteSummary(w io.Writer, r *Report) error {
 		default:
 			fmt.Fprintf(w, "%s is cheaper per call at N=%s (of N=%s)", x.Baseline, joinInts(mc.BaselineCheaperAt), joinInts(mc.ComparedFDs))
 		}
-		fmt.Fprintf(w, "; at N=%d %s %s vs %s %s per call = %sx", mc.LargestFDs, mc.Model, ns(mc.NsPerCall),
-			x.Baseline, ns(mc.BaselineNsPerCall), ratio(mc.Ratio))
+		fmt.Fprintf(w, "; at N=%d %s %s vs %s %s per call = %sx", mc.LargestFDs, mc.Model, format.FixedNs(mc.NsPerCall),
+			x.Baseline, format.FixedNs(mc.BaselineNsPerCall), format.Ratio(mc.Ratio))
 		if mc.LargestRequested > 0 {
 			fmt.Fprintf(w, " (N=%d not measured for both)", mc.LargestRequested)
 		}
 		fmt.Fprintln(w)
 		if mc.KernelRatio != nil {
 			fmt.Fprintf(w, "    CPU inside the call (traced): at N=%d %s %s vs %s %s = %sx\n", *mc.KernelFDs,
-				mc.Model, ns(mc.KernelCPUNsPerCall), x.Baseline, ns(mc.KernelBaselineCPUNs), ratio(*mc.KernelRatio))
+				mc.Model, format.FixedNs(mc.KernelCPUNsPerCall), x.Baseline, format.FixedNs(mc.KernelBaselineCPUNs), format.Ratio(*mc.KernelRatio))
 		}
 	}
 	for _, mc := range x.Models {
@@ -187,46 +186,4 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// ns formats nanoseconds as report.Duration does, keeping sub-ns values.
-func ns(v float64) string {
-	if v < 10 {
-		return fmt.Sprintf("%.1fns", v)
-	}
-	return report.Duration(uint64(math.Round(v)))
-}
-
-// num formats a per-call figure: exact integers as such, else 2 decimals
-// (or none from 1000 up).
-func num(v float64) string {
-	switch {
-	case v == math.Trunc(v) && v < 1e12:
-		return fmt.Sprintf("%.0f", v)
-	case v >= 1000:
-		return fmt.Sprintf("%.0f", v)
-	}
-	return fmt.Sprintf("%.2f", v)
-}
-
-// count formats a rate: 950, 12.3k, 1.25M.
-func count(v float64) string {
-	switch {
-	case v >= 1e6:
-		return fmt.Sprintf("%.2fM", v/1e6)
-	case v >= 1e3:
-		return fmt.Sprintf("%.1fk", v/1e3)
-	}
-	return fmt.Sprintf("%.0f", v)
-}
-
-// ratio formats a ratio with 3 significant digits (2 below 1).
-func ratio(v float64) string {
-	switch {
-	case v >= 100:
-		return fmt.Sprintf("%.0f", v)
-	case v >= 10:
-		return fmt.Sprintf("%.1f", v)
-	}
-	return fmt.Sprintf("%.2f", v)
 }

@@ -1,4 +1,4 @@
-package bench
+package scaling
 
 import (
 	"fmt"
@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/iotrace/iotrace/internal/format"
 	"github.com/iotrace/iotrace/internal/workloads"
 )
 
@@ -29,13 +30,13 @@ const (
 func Plots(r *Report) []*plot.Plot {
 	m := r.Machine
 	wall := newPlot(fmt.Sprintf("Wall time per call (untraced run)\n%d CPUs, Linux %s, K=%d, %d B messages",
-		m.CPUs, m.Kernel, r.Params.Active, r.Params.Size), "ns per call", timeLabel)
+		m.CPUs, m.Kernel, r.Params.Active, r.Params.Size), "ns per call", format.DecadeDuration)
 	addSeries(wall, r, func(c *Cell) (float64, bool) { return c.NsPerCall, true })
 	plots := []*plot.Plot{wall}
 
 	if hasKernel(r) {
 		polls := newPlot("Readiness checks per call (fd_polls, traced run)\nselect/poll: every fd on every pass; epoll: what is ready",
-			"fd_polls per call", countLabel)
+			"fd_polls per call", format.DecadeCount)
 		addSeries(polls, r, func(c *Cell) (float64, bool) {
 			if c.Kernel == nil || c.Kernel.Calls == 0 {
 				return 0, false
@@ -43,7 +44,7 @@ func Plots(r *Report) []*plot.Plot {
 			return c.Kernel.FdPollsPerCall, true
 		})
 		cpu := newPlot("CPU time inside the call (traced run)\nlatency minus time blocked, probes included",
-			"ns per call", timeLabel)
+			"ns per call", format.DecadeDuration)
 		addSeries(cpu, r, func(c *Cell) (float64, bool) {
 			if c.Kernel == nil || c.Kernel.Calls == 0 {
 				return 0, false
@@ -82,7 +83,7 @@ func newPlot(title, ylabel string, yl func(float64) string) *plot.Plot {
 	p.X.Label.Text = "N connections"
 	p.Y.Label.Text = ylabel
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
-	p.X.Tick.Marker = logTicks{countLabel}
+	p.X.Tick.Marker = logTicks{format.DecadeCount}
 	p.Y.Tick.Marker = logTicks{yl}
 	// Top left, in a decade of its own (see addSeries).
 	p.Legend.Top, p.Legend.Left = true, true
@@ -184,28 +185,4 @@ func (t logTicks) Ticks(min, max float64) []plot.Tick {
 		}
 	}
 	return ticks
-}
-
-// timeLabel labels a decade of nanoseconds: 100ns, 1µs, 10ms, 1s.
-func timeLabel(v float64) string {
-	switch {
-	case v < 1e3:
-		return fmt.Sprintf("%gns", v)
-	case v < 1e6:
-		return fmt.Sprintf("%gµs", v/1e3)
-	case v < 1e9:
-		return fmt.Sprintf("%gms", v/1e6)
-	}
-	return fmt.Sprintf("%gs", v/1e9)
-}
-
-// countLabel labels a decade of a count: 0.1, 1, 100, 1k, 10M.
-func countLabel(v float64) string {
-	switch {
-	case v < 1e3:
-		return fmt.Sprintf("%g", v)
-	case v < 1e6:
-		return fmt.Sprintf("%gk", v/1e3)
-	}
-	return fmt.Sprintf("%gM", v/1e6)
 }

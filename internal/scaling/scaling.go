@@ -1,4 +1,4 @@
-// Package bench measures how the cost of each I/O multiplexing model grows
+// Package scaling measures how the cost of each I/O multiplexing model grows
 // with the number of connections N: for every (model, N) cell of a sweep it
 // runs a built-in workload (see package workloads) as a child process, with
 // K active connections written as fast as the server reads, and reports
@@ -9,7 +9,10 @@
 // The sweep itself is Sweep. Everything else (validation, the crossover
 // summary, the table, the JSON document and the plot) is a pure function
 // of a Report, so that it can be tested without root or child processes.
-package bench
+//
+// What tracing itself costs is another matter, measured by bench/overhead
+// (`make bench-overhead`).
+package scaling
 
 import (
 	"errors"
