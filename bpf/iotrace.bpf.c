@@ -28,7 +28,11 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Syscall indexes; must match internal/model.Syscall. */
+/*
+ * Syscall indexes, the numbering of internal/model.Syscall. bpf2go generates
+ * this enum (the key structs below use it, which keeps it in the BTF), and
+ * internal/collector/contract.go checks it against model.Syscall.
+ */
 enum sc {
 	SC_SELECT = 0,
 	SC_PSELECT6 = 1,
@@ -87,7 +91,7 @@ struct inflight {
 	u64 bytes_out;     /* copy-out size if the call succeeds */
 	u32 sleeps;
 	u32 wakeups;
-	u32 sc;
+	enum sc sc;
 	s32 epfd;
 	s32 arg;           /* maxevents, or the epoll_ctl op */
 	u32 rl_entry;
@@ -98,7 +102,7 @@ struct inflight {
 
 struct stats_key {
 	u32 tid;
-	u32 sc;
+	enum sc sc;
 };
 
 struct stats {
@@ -130,7 +134,7 @@ struct stats {
 
 struct err_key {
 	u32 tid;
-	u32 sc;
+	enum sc sc;
 	u32 err;
 };
 
@@ -154,8 +158,12 @@ struct ep_counts {
 	u64 cb_ignored;
 };
 
-/* Counters of things iotrace could not record; indexes match collector. */
-enum {
+/*
+ * Indexes of the `counters` map: mostly things iotrace could not record.
+ * bpf2go generates this enum; the collector names each counter by it
+ * (snapshot.go: counterNames).
+ */
+enum counter {
 	LOST_STATS = 0,    /* stats map full */
 	LOST_INFLIGHT = 1, /* inflight map full: a call went unseen */
 	LOST_EVENTS = 2,   /* ring buffer full */
@@ -166,10 +174,11 @@ enum {
 	NR_COUNTERS = 7,
 };
 
-enum { EV_EXIT = 1, EV_FORK = 2, EV_COMM_MATCH = 3 };
+/* Kinds of proc_event; the collector's EventKind values (contract.go). */
+enum proc_event_type { EV_EXIT = 1, EV_FORK = 2, EV_COMM_MATCH = 3 };
 
 struct proc_event {
-	u32 type;
+	enum proc_event_type type;
 	u32 pid;
 	u32 ppid;
 	u32 pad;
@@ -270,7 +279,7 @@ struct call_event {
 	s64 ret;
 	u32 tgid;
 	u32 tid;
-	u32 sc;
+	enum sc sc;
 	s32 arg;         /* nfds, n, maxevents or epoll_ctl op */
 	s32 epfd;
 	u32 sleeps;
@@ -286,20 +295,25 @@ struct {
 	__uint(max_entries, 4096);
 } call_events SEC(".maps");
 
-/* Keeps struct call_event in the object's BTF for bpf2go. */
+/*
+ * Types that only the Go side reads (the ring buffer records, the counter
+ * indexes): a pointer to each keeps it in the object's BTF for bpf2go.
+ */
 const struct call_event *unused_call_event __attribute__((unused));
+const struct proc_event *unused_proc_event __attribute__((unused));
+const enum counter *unused_counter __attribute__((unused));
 
 static const struct stats zero_stats;
 static const struct ep_counts zero_counts;
 
-static __always_inline void count(u32 idx)
+static __always_inline void count(enum counter idx)
 {
 	u64 *c = bpf_map_lookup_elem(&counters, &idx);
 	if (c)
 		(*c)++;
 }
 
-static __always_inline void emit(u32 type, u32 pid, u32 ppid)
+static __always_inline void emit(enum proc_event_type type, u32 pid, u32 ppid)
 {
 	struct proc_event *e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
 	if (!e) {

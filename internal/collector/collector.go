@@ -7,7 +7,8 @@
 // configures it, attaches and detaches the programs, targets.go keeps the
 // target processes and reads the process events, snapshot.go turns the
 // maps into a model.Snapshot, events.go delivers the per-call events, and
-// collector.go ties them together (New, Close).
+// collector.go ties them together (New, Close). contract.go holds the
+// compile-time checks that the C enums and their Go counterparts agree.
 package collector
 
 import (

@@ -10,16 +10,24 @@ import (
 	"github.com/iotrace/iotrace/internal/model"
 )
 
-// Kernel-side loss counters, indexes of the `counters` map.
-var counterNames = []string{
-	"stats_map_full", "inflight_map_full", "ringbuf_full", "errno_map_full", "select_sets_truncated", "epoll_map_full",
-	"call_events_ringbuf_full",
+// counterNames are the meta.lost names of the kernel-side counters, one per
+// index of the `counters` map (enum counter). A counter added in C gets a
+// slot here with no name, which contract_test.go reports.
+var counterNames = [iotraceCounterNR_COUNTERS]string{
+	iotraceCounterLOST_STATS:       "stats_map_full",
+	iotraceCounterLOST_INFLIGHT:    "inflight_map_full",
+	iotraceCounterLOST_EVENTS:      "ringbuf_full",
+	iotraceCounterLOST_ERRS:        "errno_map_full",
+	iotraceCounterSELECT_TRUNC:     "select_sets_truncated",
+	iotraceCounterLOST_EPOLL:       "epoll_map_full",
+	iotraceCounterLOST_CALL_EVENTS: "call_events_ringbuf_full",
 }
 
-// lossCounters are the counterNames that mean something was not recorded.
-var lossCounters = map[string]bool{
-	"stats_map_full": true, "inflight_map_full": true, "ringbuf_full": true, "errno_map_full": true, "epoll_map_full": true,
-	"call_events_ringbuf_full": true,
+// lossCounters are the counters that mean something was not recorded and
+// add up to meta.lost_events (select_sets_truncated is not a lost event).
+var lossCounters = map[iotraceCounter]bool{
+	iotraceCounterLOST_STATS: true, iotraceCounterLOST_INFLIGHT: true, iotraceCounterLOST_EVENTS: true,
+	iotraceCounterLOST_ERRS: true, iotraceCounterLOST_EPOLL: true, iotraceCounterLOST_CALL_EVENTS: true,
 }
 
 // Snapshot reads the kernel's maps into a cumulative snapshot.
@@ -32,7 +40,7 @@ func (c *Collector) Snapshot() (*model.Snapshot, error) {
 	)
 	it := c.objs.CallStats.Iterate()
 	for it.Next(&k, &v) {
-		if k.Sc >= uint32(model.NumSyscalls) {
+		if k.Sc >= iotraceSc(model.NumSyscalls) {
 			continue
 		}
 		s := convertStats(&v)
@@ -227,7 +235,7 @@ func (c *Collector) meta() model.Meta {
 	m.Targets = append(m.Targets, c.opts.Describe...)
 	var vals []uint64
 	for i, name := range counterNames {
-		key := uint32(i)
+		key := iotraceCounter(i)
 		if err := c.objs.Counters.Lookup(&key, &vals); err != nil {
 			continue
 		}
@@ -239,7 +247,7 @@ func (c *Collector) meta() model.Meta {
 			continue
 		}
 		m.Lost[name] = sum
-		if lossCounters[name] {
+		if lossCounters[key] {
 			m.LostEvents += sum
 		}
 	}

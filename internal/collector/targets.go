@@ -12,11 +12,11 @@ import (
 // EventKind says what happened to a process.
 type EventKind int
 
-// Process events reported by the kernel side.
+// Process events reported by the kernel side (enum proc_event_type).
 const (
-	EventExit EventKind = 1 // the last thread of a target exited
-	EventFork EventKind = 2 // a target forked a new process, now a target too
-	EventComm EventKind = 3 // a process matched --comm and became a target
+	EventExit = EventKind(iotraceProcEventTypeEV_EXIT)       // the last thread of a target exited
+	EventFork = EventKind(iotraceProcEventTypeEV_FORK)       // a target forked a new process, now a target too
+	EventComm = EventKind(iotraceProcEventTypeEV_COMM_MATCH) // a process matched --comm and became a target
 )
 
 // nativeEndian is the byte order of the ring buffer records (x86_64 only).
