@@ -35,17 +35,26 @@ func (c *Collector) load(symsc <-chan map[string]uint64) (*ebpf.CollectionSpec, 
 	if err != nil {
 		return nil, fmt.Errorf("reading the embedded BPF object: %w", err)
 	}
+	// The maps and variables by their generated names (the programs are
+	// pruned below).
+	var obj struct {
+		iotraceMapSpecs
+		iotraceVariableSpecs
+	}
+	if err := spec.Assign(&obj); err != nil {
+		return nil, fmt.Errorf("reading the embedded BPF object: %w", err)
+	}
 	syms := <-symsc
 	// One parse of the kernel's BTF serves prune's lookups and the loader.
 	kernelBTF := btf.NewCache()
 	if err := c.prune(spec, syms, kernelBTF); err != nil {
 		return nil, err
 	}
-	if err := configure(spec, c.mode, c.opts, syms["eventpoll_fops"]); err != nil {
+	if err := configure(&obj.iotraceVariableSpecs, c.mode, c.opts, syms["eventpoll_fops"]); err != nil {
 		return nil, err
 	}
 	if c.opts.OnCall != nil {
-		spec.Maps["call_events"].MaxEntries = eventsBufferSize(c.opts.EventsBuffer)
+		obj.CallEvents.MaxEntries = eventsBufferSize(c.opts.EventsBuffer)
 	}
 	c.coll, err = loadCollection(spec, kernelBTF)
 	if err != nil {
@@ -138,7 +147,7 @@ func (c *Collector) prune(spec *ebpf.CollectionSpec, syms map[string]uint64, cac
 	}
 	if c.mode == ModeRawTP {
 		// One program pair on sys_enter/sys_exit serves every syscall.
-		keep["rt_sys_enter"], keep["rt_sys_exit"] = true, true
+		keep[iotraceProgRtSysEnter], keep[iotraceProgRtSysExit] = true, true
 	}
 	fallbacks := map[string][]string{} // program prefix → syscalls
 	for _, sc := range tracedSyscalls {
@@ -238,30 +247,29 @@ func tracepointExists(group, name string) bool {
 }
 
 // configure sets the read-only configuration variables of the BPF object.
-func configure(spec *ebpf.CollectionSpec, mode Mode, opts Options, eventpollFops uint64) error {
+func configure(vars *iotraceVariableSpecs, mode Mode, opts Options, eventpollFops uint64) error {
 	var comm [16]byte
 	copy(comm[:], opts.Comm)
-	set := map[string]any{
-		"cfg_all":            opts.All,
-		"cfg_follow":         !opts.NoFollow,
-		"cfg_comm":           comm,
-		"cfg_comm_len":       uint32(len(opts.Comm)),
-		"cfg_eventpoll_fops": eventpollFops,
-		"cfg_self":           uint32(os.Getpid()),
-		"cfg_events":         opts.OnCall != nil,
-		"cfg_wakeup_bytes":   uint64(0),
-		"cfg_ep_callbacks":   mode.tracesEpCallback(),
-	}
+	wakeupBytes := uint64(0)
 	if opts.OnCall != nil {
-		set["cfg_wakeup_bytes"] = uint64(eventsBufferSize(opts.EventsBuffer) / wakeupFraction)
+		wakeupBytes = uint64(eventsBufferSize(opts.EventsBuffer) / wakeupFraction)
 	}
-	for name, v := range set {
-		vs, ok := spec.Variables[name]
-		if !ok {
-			return fmt.Errorf("BPF object has no variable %s", name)
-		}
-		if err := vs.Set(v); err != nil {
-			return fmt.Errorf("setting %s: %w", name, err)
+	for _, s := range []struct {
+		vs *ebpf.VariableSpec
+		v  any
+	}{
+		{vars.CfgAll, opts.All},
+		{vars.CfgFollow, !opts.NoFollow},
+		{vars.CfgComm, comm},
+		{vars.CfgCommLen, uint32(len(opts.Comm))},
+		{vars.CfgEventpollFops, eventpollFops},
+		{vars.CfgSelf, uint32(os.Getpid())},
+		{vars.CfgEvents, opts.OnCall != nil},
+		{vars.CfgWakeupBytes, wakeupBytes},
+		{vars.CfgEpCallbacks, mode.tracesEpCallback()},
+	} {
+		if err := s.vs.Set(s.v); err != nil {
+			return fmt.Errorf("setting %s: %w", s.vs.Name, err)
 		}
 	}
 	return nil
