@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,9 +19,6 @@ const (
 	EventFork = EventKind(iotraceProcEventTypeEV_FORK)       // a target forked a new process, now a target too
 	EventComm = EventKind(iotraceProcEventTypeEV_COMM_MATCH) // a process matched --comm and became a target
 )
-
-// nativeEndian is the byte order of the ring buffer records (x86_64 only).
-var nativeEndian = binary.LittleEndian
 
 // ProcEvent is one process event.
 type ProcEvent struct {
@@ -88,6 +86,16 @@ func (c *Collector) seedEpoll(tgid, epfd int, n int64) {
 	c.mu.Unlock()
 }
 
+// decodeProcEvent decodes one proc_events record (struct proc_event), as
+// cilium/ebpf's examples/ringbuffer does; false if it is too short.
+func decodeProcEvent(sample []byte) (ProcEvent, bool) {
+	var raw iotraceProcEvent
+	if err := binary.Read(bytes.NewReader(sample), binary.NativeEndian, &raw); err != nil {
+		return ProcEvent{}, false
+	}
+	return ProcEvent{Kind: EventKind(raw.Type), Pid: int(raw.Pid), Ppid: int(raw.Ppid)}, true
+}
+
 func (c *Collector) readEvents() {
 	defer close(c.events)
 	for {
@@ -98,14 +106,9 @@ func (c *Collector) readEvents() {
 			}
 			continue
 		}
-		if len(rec.RawSample) < 12 {
+		ev, ok := decodeProcEvent(rec.RawSample)
+		if !ok {
 			continue
-		}
-		s := rec.RawSample
-		ev := ProcEvent{
-			Kind: EventKind(nativeEndian.Uint32(s[0:])),
-			Pid:  int(nativeEndian.Uint32(s[4:])),
-			Ppid: int(nativeEndian.Uint32(s[8:])),
 		}
 		switch ev.Kind {
 		case EventFork, EventComm:
