@@ -7,10 +7,11 @@
  * processes, plus the scheduler events that happen inside those calls and,
  * where the kernel allows it, ep_poll_callback.
  *
- * One object carries three families of entry points for the syscalls
- * (syscall tracepoints, fentry/fexit, kprobe/kretprobe). They all funnel into
- * the same on_enter/on_exit logic; the loader deletes the families it does
- * not use from the CollectionSpec before loading.
+ * One object carries four families of entry points for the syscalls
+ * (syscall tracepoints, the raw sys_enter/sys_exit tracepoints, fentry/fexit,
+ * kprobe/kretprobe). They all funnel into the same on_enter/on_exit logic;
+ * the loader deletes the families it does not use from the CollectionSpec
+ * before loading.
  *
  * Flow of one call: on_enter() stashes the arguments and what can only be
  * read before the kernel overwrites it (select's fd sets, the epoll ready
@@ -311,6 +312,21 @@ static __always_inline void count(enum counter idx)
 	u64 *c = bpf_map_lookup_elem(&counters, &idx);
 	if (c)
 		(*c)++;
+}
+
+/*
+ * The value under key, inserting *init first if there is none (BPF_NOEXIST:
+ * a value another CPU inserted meanwhile is kept). NULL when the map is
+ * full; the caller counts the loss.
+ */
+static __always_inline void *lookup_or_init(void *map, const void *key, const void *init)
+{
+	void *v = bpf_map_lookup_elem(map, key);
+
+	if (v)
+		return v;
+	bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	return bpf_map_lookup_elem(map, key);
 }
 
 static __always_inline void emit(enum proc_event_type type, u32 pid, u32 ppid)
@@ -655,16 +671,12 @@ static __always_inline int on_enter(u32 sc, unsigned long a0, unsigned long a1,
 static __always_inline void exit_epoll_ctl(struct inflight *in, u32 tgid, long ret)
 {
 	struct ep_key k = { .tgid = tgid, .epfd = in->epfd };
-	struct ep_counts *c = bpf_map_lookup_elem(&ep_counters, &k);
-	struct ep_reg *reg;
+	struct ep_counts *c = lookup_or_init(&ep_counters, &k, &zero_counts);
+	struct ep_reg *reg, zero_reg = {};
 
 	if (!c) {
-		bpf_map_update_elem(&ep_counters, &k, &zero_counts, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&ep_counters, &k);
-		if (!c) {
-			count(LOST_EPOLL);
-			return;
-		}
+		count(LOST_EPOLL);
+		return;
 	}
 	if (in->arg == EPOLL_CTL_ADD)
 		__sync_fetch_and_add(&c->ctl_add, 1);
@@ -675,15 +687,10 @@ static __always_inline void exit_epoll_ctl(struct inflight *in, u32 tgid, long r
 
 	if (ret != 0 || in->arg == EPOLL_CTL_MOD)
 		return;
-	reg = bpf_map_lookup_elem(&ep_regs, &k);
+	reg = lookup_or_init(&ep_regs, &k, &zero_reg);
 	if (!reg) {
-		struct ep_reg z = {};
-		bpf_map_update_elem(&ep_regs, &k, &z, BPF_NOEXIST);
-		reg = bpf_map_lookup_elem(&ep_regs, &k);
-		if (!reg) {
-			count(LOST_EPOLL);
-			return;
-		}
+		count(LOST_EPOLL);
+		return;
 	}
 	__sync_fetch_and_add(&reg->registered, in->arg == EPOLL_CTL_ADD ? 1 : -1);
 }
@@ -913,14 +920,13 @@ static __always_inline int on_exit(u32 sc, long ret)
 	if (sc == SC_EPOLL_CTL)
 		exit_epoll_ctl(in, tgid, ret);
 
-	s = bpf_map_lookup_elem(&call_stats, &key);
+	s = lookup_or_init(&call_stats, &key, &zero_stats);
 	if (!s) {
-		bpf_map_update_elem(&call_stats, &key, &zero_stats, BPF_NOEXIST);
-		s = bpf_map_lookup_elem(&call_stats, &key);
-		if (!s) {
-			count(LOST_STATS);
-			goto events;
-		}
+		count(LOST_STATS);
+		goto events;
+	}
+	if (!s->calls) {
+		/* Only a new entry has no calls: add_to_stats, its one writer, counts each. */
 		s->tgid = tgid;
 		s->lat_min = ~0ULL;
 	}
@@ -1086,7 +1092,7 @@ static __always_inline int on_ep_callback(wait_queue_entry_t *wait, void *key)
 	struct eppoll_entry *pwq;
 	struct epitem *epi;
 	struct eventpoll *ep;
-	struct ep_key *owner;
+	struct ep_key *owner, k;
 	struct ep_counts *c;
 	u32 events, pollflags = (u32)(unsigned long)key;
 	u64 p;
@@ -1098,15 +1104,11 @@ static __always_inline int on_ep_callback(wait_queue_entry_t *wait, void *key)
 	owner = bpf_map_lookup_elem(&ep_owner, &p);
 	if (!owner)
 		return 0;
-	c = bpf_map_lookup_elem(&ep_counters, owner);
+	k = *owner;
+	c = lookup_or_init(&ep_counters, &k, &zero_counts);
 	if (!c) {
-		struct ep_key k = *owner;
-		bpf_map_update_elem(&ep_counters, &k, &zero_counts, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&ep_counters, &k);
-		if (!c) {
-			count(LOST_EPOLL);
-			return 0;
-		}
+		count(LOST_EPOLL);
+		return 0;
 	}
 	__sync_fetch_and_add(&c->callbacks, 1);
 
