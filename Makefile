@@ -1,5 +1,5 @@
 # iotrace build. The BPF object is generated and committed, so `make build`
-# needs only Go; `make generate` needs clang, llvm-strip and libbpf headers.
+# needs only Go; `make generate` needs clang-14, llvm-strip-14 and libbpf headers.
 
 GO      ?= go
 BIN     ?= bin/iotrace
