@@ -7,10 +7,11 @@
  * processes, plus the scheduler events that happen inside those calls and,
  * where the kernel allows it, ep_poll_callback.
  *
- * One object carries three families of entry points for the syscalls
- * (syscall tracepoints, fentry/fexit, kprobe/kretprobe). They all funnel into
- * the same on_enter/on_exit logic; the loader deletes the families it does
- * not use from the CollectionSpec before loading.
+ * One object carries four families of entry points for the syscalls
+ * (syscall tracepoints, the raw sys_enter/sys_exit tracepoints, fentry/fexit,
+ * kprobe/kretprobe). They all funnel into the same on_enter/on_exit logic;
+ * the loader deletes the families it does not use from the CollectionSpec
+ * before loading.
  *
  * Flow of one call: on_enter() stashes the arguments and what can only be
  * read before the kernel overwrites it (select's fd sets, the epoll ready
@@ -28,7 +29,11 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Syscall indexes; must match internal/model.Syscall. */
+/*
+ * Syscall indexes, the numbering of internal/model.Syscall. bpf2go generates
+ * this enum (the key structs below use it, which keeps it in the BTF), and
+ * internal/collector/contract.go checks it against model.Syscall.
+ */
 enum sc {
 	SC_SELECT = 0,
 	SC_PSELECT6 = 1,
@@ -87,7 +92,7 @@ struct inflight {
 	u64 bytes_out;     /* copy-out size if the call succeeds */
 	u32 sleeps;
 	u32 wakeups;
-	u32 sc;
+	enum sc sc;
 	s32 epfd;
 	s32 arg;           /* maxevents, or the epoll_ctl op */
 	u32 rl_entry;
@@ -98,7 +103,7 @@ struct inflight {
 
 struct stats_key {
 	u32 tid;
-	u32 sc;
+	enum sc sc;
 };
 
 struct stats {
@@ -130,7 +135,7 @@ struct stats {
 
 struct err_key {
 	u32 tid;
-	u32 sc;
+	enum sc sc;
 	u32 err;
 };
 
@@ -154,8 +159,12 @@ struct ep_counts {
 	u64 cb_ignored;
 };
 
-/* Counters of things iotrace could not record; indexes match collector. */
-enum {
+/*
+ * Indexes of the `counters` map: mostly things iotrace could not record.
+ * bpf2go generates this enum; the collector names each counter by it
+ * (snapshot.go: counterNames).
+ */
+enum counter {
 	LOST_STATS = 0,    /* stats map full */
 	LOST_INFLIGHT = 1, /* inflight map full: a call went unseen */
 	LOST_EVENTS = 2,   /* ring buffer full */
@@ -166,10 +175,11 @@ enum {
 	NR_COUNTERS = 7,
 };
 
-enum { EV_EXIT = 1, EV_FORK = 2, EV_COMM_MATCH = 3 };
+/* Kinds of proc_event; the collector's EventKind values (contract.go). */
+enum proc_event_type { EV_EXIT = 1, EV_FORK = 2, EV_COMM_MATCH = 3 };
 
 struct proc_event {
-	u32 type;
+	enum proc_event_type type;
 	u32 pid;
 	u32 ppid;
 	u32 pad;
@@ -270,7 +280,7 @@ struct call_event {
 	s64 ret;
 	u32 tgid;
 	u32 tid;
-	u32 sc;
+	enum sc sc;
 	s32 arg;         /* nfds, n, maxevents or epoll_ctl op */
 	s32 epfd;
 	u32 sleeps;
@@ -286,20 +296,40 @@ struct {
 	__uint(max_entries, 4096);
 } call_events SEC(".maps");
 
-/* Keeps struct call_event in the object's BTF for bpf2go. */
+/*
+ * Types that only the Go side reads (the ring buffer records, the counter
+ * indexes): a pointer to each keeps it in the object's BTF for bpf2go.
+ */
 const struct call_event *unused_call_event __attribute__((unused));
+const struct proc_event *unused_proc_event __attribute__((unused));
+const enum counter *unused_counter __attribute__((unused));
 
 static const struct stats zero_stats;
 static const struct ep_counts zero_counts;
 
-static __always_inline void count(u32 idx)
+static __always_inline void count(enum counter idx)
 {
 	u64 *c = bpf_map_lookup_elem(&counters, &idx);
 	if (c)
 		(*c)++;
 }
 
-static __always_inline void emit(u32 type, u32 pid, u32 ppid)
+/*
+ * The value under key, inserting *init first if there is none (BPF_NOEXIST:
+ * a value another CPU inserted meanwhile is kept). NULL when the map is
+ * full; the caller counts the loss.
+ */
+static __always_inline void *lookup_or_init(void *map, const void *key, const void *init)
+{
+	void *v = bpf_map_lookup_elem(map, key);
+
+	if (v)
+		return v;
+	bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	return bpf_map_lookup_elem(map, key);
+}
+
+static __always_inline void emit(enum proc_event_type type, u32 pid, u32 ppid)
 {
 	struct proc_event *e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
 	if (!e) {
@@ -641,16 +671,12 @@ static __always_inline int on_enter(u32 sc, unsigned long a0, unsigned long a1,
 static __always_inline void exit_epoll_ctl(struct inflight *in, u32 tgid, long ret)
 {
 	struct ep_key k = { .tgid = tgid, .epfd = in->epfd };
-	struct ep_counts *c = bpf_map_lookup_elem(&ep_counters, &k);
-	struct ep_reg *reg;
+	struct ep_counts *c = lookup_or_init(&ep_counters, &k, &zero_counts);
+	struct ep_reg *reg, zero_reg = {};
 
 	if (!c) {
-		bpf_map_update_elem(&ep_counters, &k, &zero_counts, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&ep_counters, &k);
-		if (!c) {
-			count(LOST_EPOLL);
-			return;
-		}
+		count(LOST_EPOLL);
+		return;
 	}
 	if (in->arg == EPOLL_CTL_ADD)
 		__sync_fetch_and_add(&c->ctl_add, 1);
@@ -661,15 +687,10 @@ static __always_inline void exit_epoll_ctl(struct inflight *in, u32 tgid, long r
 
 	if (ret != 0 || in->arg == EPOLL_CTL_MOD)
 		return;
-	reg = bpf_map_lookup_elem(&ep_regs, &k);
+	reg = lookup_or_init(&ep_regs, &k, &zero_reg);
 	if (!reg) {
-		struct ep_reg z = {};
-		bpf_map_update_elem(&ep_regs, &k, &z, BPF_NOEXIST);
-		reg = bpf_map_lookup_elem(&ep_regs, &k);
-		if (!reg) {
-			count(LOST_EPOLL);
-			return;
-		}
+		count(LOST_EPOLL);
+		return;
 	}
 	__sync_fetch_and_add(&reg->registered, in->arg == EPOLL_CTL_ADD ? 1 : -1);
 }
@@ -899,14 +920,13 @@ static __always_inline int on_exit(u32 sc, long ret)
 	if (sc == SC_EPOLL_CTL)
 		exit_epoll_ctl(in, tgid, ret);
 
-	s = bpf_map_lookup_elem(&call_stats, &key);
+	s = lookup_or_init(&call_stats, &key, &zero_stats);
 	if (!s) {
-		bpf_map_update_elem(&call_stats, &key, &zero_stats, BPF_NOEXIST);
-		s = bpf_map_lookup_elem(&call_stats, &key);
-		if (!s) {
-			count(LOST_STATS);
-			goto events;
-		}
+		count(LOST_STATS);
+		goto events;
+	}
+	if (!s->calls) {
+		/* Only a new entry has no calls: add_to_stats, its one writer, counts each. */
 		s->tgid = tgid;
 		s->lat_min = ~0ULL;
 	}
@@ -1072,7 +1092,7 @@ static __always_inline int on_ep_callback(wait_queue_entry_t *wait, void *key)
 	struct eppoll_entry *pwq;
 	struct epitem *epi;
 	struct eventpoll *ep;
-	struct ep_key *owner;
+	struct ep_key *owner, k;
 	struct ep_counts *c;
 	u32 events, pollflags = (u32)(unsigned long)key;
 	u64 p;
@@ -1084,15 +1104,11 @@ static __always_inline int on_ep_callback(wait_queue_entry_t *wait, void *key)
 	owner = bpf_map_lookup_elem(&ep_owner, &p);
 	if (!owner)
 		return 0;
-	c = bpf_map_lookup_elem(&ep_counters, owner);
+	k = *owner;
+	c = lookup_or_init(&ep_counters, &k, &zero_counts);
 	if (!c) {
-		struct ep_key k = *owner;
-		bpf_map_update_elem(&ep_counters, &k, &zero_counts, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&ep_counters, &k);
-		if (!c) {
-			count(LOST_EPOLL);
-			return 0;
-		}
+		count(LOST_EPOLL);
+		return 0;
 	}
 	__sync_fetch_and_add(&c->callbacks, 1);
 

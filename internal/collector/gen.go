@@ -2,4 +2,4 @@ package collector
 
 // The BPF object is generated from bpf/iotrace.bpf.c and committed, so that
 // building iotrace needs no clang. `make generate` runs this.
-//go:generate go tool bpf2go -tags linux -target amd64 -type stats -type stats_key -type err_key -type ep_key -type ep_reg -type ep_counts -type call_event iotrace ../../bpf/iotrace.bpf.c -- -I../../bpf -Wall -Werror
+//go:generate go tool bpf2go -tags linux -target amd64 -type stats -type stats_key -type err_key -type ep_key -type ep_reg -type ep_counts -type call_event -type proc_event -type proc_event_type -type sc -type counter iotrace ../../bpf/iotrace.bpf.c -- -I../../bpf -Wall -Werror

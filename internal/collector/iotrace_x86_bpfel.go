@@ -26,7 +26,7 @@ type iotraceCallEvent struct {
 	Ret          int64
 	Tgid         uint32
 	Tid          uint32
-	Sc           uint32
+	Sc           iotraceSc
 	Arg          int32
 	Epfd         int32
 	Sleeps       uint32
@@ -36,6 +36,19 @@ type iotraceCallEvent struct {
 	FdsUnknown   uint8
 	Pad          [3]uint8
 }
+
+type iotraceCounter uint32
+
+const (
+	iotraceCounterLOST_STATS       iotraceCounter = 0
+	iotraceCounterLOST_INFLIGHT    iotraceCounter = 1
+	iotraceCounterLOST_EVENTS      iotraceCounter = 2
+	iotraceCounterLOST_ERRS        iotraceCounter = 3
+	iotraceCounterSELECT_TRUNC     iotraceCounter = 4
+	iotraceCounterLOST_EPOLL       iotraceCounter = 5
+	iotraceCounterLOST_CALL_EVENTS iotraceCounter = 6
+	iotraceCounterNR_COUNTERS      iotraceCounter = 7
+)
 
 type iotraceEpCounts struct {
 	_               structs.HostLayout
@@ -62,7 +75,7 @@ type iotraceEpReg struct {
 type iotraceErrKey struct {
 	_   structs.HostLayout
 	Tid uint32
-	Sc  uint32
+	Sc  iotraceSc
 	Err uint32
 }
 
@@ -79,7 +92,7 @@ type iotraceInflight struct {
 	BytesOut         uint64
 	Sleeps           uint32
 	Wakeups          uint32
-	Sc               uint32
+	Sc               iotraceSc
 	Epfd             int32
 	Arg              int32
 	RlEntry          uint32
@@ -88,6 +101,37 @@ type iotraceInflight struct {
 	Pad              [2]uint8
 	_                [4]byte
 }
+
+type iotraceProcEvent struct {
+	_    structs.HostLayout
+	Type iotraceProcEventType
+	Pid  uint32
+	Ppid uint32
+	Pad  uint32
+}
+
+type iotraceProcEventType uint32
+
+const (
+	iotraceProcEventTypeEV_EXIT       iotraceProcEventType = 1
+	iotraceProcEventTypeEV_FORK       iotraceProcEventType = 2
+	iotraceProcEventTypeEV_COMM_MATCH iotraceProcEventType = 3
+)
+
+type iotraceSc uint32
+
+const (
+	iotraceScSC_SELECT       iotraceSc = 0
+	iotraceScSC_PSELECT6     iotraceSc = 1
+	iotraceScSC_POLL         iotraceSc = 2
+	iotraceScSC_PPOLL        iotraceSc = 3
+	iotraceScSC_EPOLL_WAIT   iotraceSc = 4
+	iotraceScSC_EPOLL_PWAIT  iotraceSc = 5
+	iotraceScSC_EPOLL_PWAIT2 iotraceSc = 6
+	iotraceScSC_EPOLL_CTL    iotraceSc = 7
+	iotraceScSC_EPOLL_CREATE iotraceSc = 8
+	iotraceScSC_IDLE         iotraceSc = 255
+)
 
 type iotraceStats struct {
 	_               structs.HostLayout
@@ -120,7 +164,7 @@ type iotraceStats struct {
 type iotraceStatsKey struct {
 	_   structs.HostLayout
 	Tid uint32
-	Sc  uint32
+	Sc  iotraceSc
 }
 
 // Names of all BPF objects in the ELF.
@@ -216,6 +260,8 @@ const (
 	iotraceVarCfgSelf              = "cfg_self"
 	iotraceVarCfgWakeupBytes       = "cfg_wakeup_bytes"
 	iotraceVarUnusedCallEvent      = "unused_call_event"
+	iotraceVarUnusedCounter        = "unused_counter"
+	iotraceVarUnusedProcEvent      = "unused_proc_event"
 )
 
 // loadIotrace returns the embedded CollectionSpec for iotrace.
@@ -361,6 +407,8 @@ type iotraceVariableSpecs struct {
 	CfgSelf          *ebpf.VariableSpec `ebpf:"cfg_self"`
 	CfgWakeupBytes   *ebpf.VariableSpec `ebpf:"cfg_wakeup_bytes"`
 	UnusedCallEvent  *ebpf.VariableSpec `ebpf:"unused_call_event"`
+	UnusedCounter    *ebpf.VariableSpec `ebpf:"unused_counter"`
+	UnusedProcEvent  *ebpf.VariableSpec `ebpf:"unused_proc_event"`
 }
 
 // iotraceObjects contains all objects after they have been loaded into the kernel.
@@ -426,6 +474,8 @@ type iotraceVariables struct {
 	CfgSelf          *ebpf.Variable `ebpf:"cfg_self"`
 	CfgWakeupBytes   *ebpf.Variable `ebpf:"cfg_wakeup_bytes"`
 	UnusedCallEvent  *ebpf.Variable `ebpf:"unused_call_event"`
+	UnusedCounter    *ebpf.Variable `ebpf:"unused_counter"`
+	UnusedProcEvent  *ebpf.Variable `ebpf:"unused_proc_event"`
 }
 
 // iotracePrograms contains all programs after they have been loaded into the kernel.

@@ -1,15 +1,11 @@
 package collector
 
 import (
-	"encoding/binary"
 	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
-
-// nativeEndian is the byte order of the ring buffer records (x86_64 only).
-var nativeEndian = binary.LittleEndian
 
 // kernelOnlyErrnos are the restart codes a syscall can return to the exit
 // tracepoint before signal handling turns them into EINTR or a restart
