@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/iotrace/iotrace/internal/model"
-	"github.com/iotrace/iotrace/internal/scenario"
+	"github.com/iotrace/iotrace/internal/testutils/scenario"
 )
 
 func TestMain(m *testing.M) {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/iotrace/iotrace/internal/model"
-	"github.com/iotrace/iotrace/internal/scenario"
 	"github.com/iotrace/iotrace/internal/schema"
+	"github.com/iotrace/iotrace/internal/testutils/scenario"
 	"github.com/iotrace/iotrace/internal/trace"
 )
 

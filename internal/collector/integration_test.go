@@ -9,7 +9,7 @@ import (
 
 	"github.com/iotrace/iotrace/internal/collector"
 	"github.com/iotrace/iotrace/internal/model"
-	"github.com/iotrace/iotrace/internal/scenario"
+	"github.com/iotrace/iotrace/internal/testutils/scenario"
 )
 
 func TestMain(m *testing.M) {
