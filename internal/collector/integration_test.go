@@ -1,7 +1,6 @@
 package collector_test
 
 import (
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -9,50 +8,19 @@ import (
 
 	"github.com/iotrace/iotrace/internal/collector"
 	"github.com/iotrace/iotrace/internal/model"
+	"github.com/iotrace/iotrace/internal/testutils"
 	"github.com/iotrace/iotrace/internal/testutils/scenario"
 )
 
-func TestMain(m *testing.M) {
-	scenario.MaybeHelper()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testutils.Main(m) }
 
-// requireRoot skips without root, except in CI where it fails: the
-// integration tests are the proof that the figures are exact.
-func requireRoot(t *testing.T) {
+// startTraced starts a gated scenario helper and a collector on it in the
+// given probe mode (with per-call events delivered to onCall when it is
+// not nil).
+func startTraced(t *testing.T, mode collector.Mode, onCall ...func(model.CallEvent)) (*scenario.Helper, *collector.Collector) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("IOTRACE_CI") == "1" {
-		t.Fatal("root integration test cannot run: not root (IOTRACE_CI=1 requires it)")
-	}
-	t.Skip("needs root")
-}
-
-// probeMode is the mode under test: IOTRACE_PROBE_MODE, else auto.
-func probeMode(t *testing.T) collector.Mode {
-	v := os.Getenv("IOTRACE_PROBE_MODE")
-	if v == "" {
-		v = "auto"
-	}
-	m, err := collector.ParseMode(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// startTraced starts a gated scenario helper and a collector on it (with
-// per-call events delivered to onCall when it is not nil).
-func startTraced(t *testing.T, onCall ...func(model.CallEvent)) (*scenario.Helper, *collector.Collector) {
-	t.Helper()
-	h, err := scenario.StartHelper(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	opts := collector.Options{Mode: probeMode(t), Pids: []int{h.Pid()}}
+	h := testutils.StartScenario(t)
+	opts := collector.Options{Mode: mode, Pids: []int{h.Pid()}}
 	if len(onCall) > 0 {
 		opts.OnCall = onCall[0]
 	}
@@ -61,14 +29,14 @@ func startTraced(t *testing.T, onCall ...func(model.CallEvent)) (*scenario.Helpe
 		t.Fatalf("starting the collector: %v", err)
 	}
 	t.Cleanup(func() { col.Close() })
-	mode, why := col.Mode()
-	t.Logf("probe mode %s (%s)", mode, why)
+	got, why := col.Mode()
+	t.Logf("probe mode %s (%s)", got, why)
 	return h, col
 }
 
 func TestScenarioExact(t *testing.T) {
-	requireRoot(t)
-	h, col := startTraced(t)
+	testutils.RequireRoot(t)
+	h, col := startTraced(t, testutils.ProbeMode(t))
 	res, err := h.Run(30 * time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -85,8 +53,8 @@ func TestScenarioExact(t *testing.T) {
 // TestExitIsReported checks that a target's exit reaches the event stream
 // and marks the process exited, with its figures kept.
 func TestExitIsReported(t *testing.T) {
-	requireRoot(t)
-	h, col := startTraced(t)
+	testutils.RequireRoot(t)
+	h, col := startTraced(t, testutils.ProbeMode(t))
 	res, err := h.Run(30 * time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -130,12 +98,12 @@ func TestMissingPid(t *testing.T) {
 // TestScenarioEvents: with per-call events on, the events of the scenario's
 // thread add up to the same exact figures, and none is lost.
 func TestScenarioEvents(t *testing.T) {
-	requireRoot(t)
+	testutils.RequireRoot(t)
 	var (
 		mu     sync.Mutex
 		events []model.CallEvent
 	)
-	h, col := startTraced(t, func(e model.CallEvent) {
+	h, col := startTraced(t, testutils.ProbeMode(t), func(e model.CallEvent) {
 		mu.Lock()
 		events = append(events, e)
 		mu.Unlock()

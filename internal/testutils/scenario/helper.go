@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -112,6 +113,23 @@ func ParseResult(s string) (Result, error) {
 		return res, errors.New("scenario went wrong: " + res.Error)
 	}
 	return res, nil
+}
+
+// FindResult finds the helper's result line, {"tid":...}, in the output of
+// a command that ran the scenario (the last such line) and decodes it with
+// ParseResult; ok is false when there is none.
+func FindResult(out string) (res Result, ok bool, err error) {
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, `{"tid"`) {
+			line, ok = l, true
+		}
+	}
+	if !ok {
+		return Result{}, false, nil
+	}
+	res, err = ParseResult(line)
+	return res, true, err
 }
 
 // Close lets the helper exit and waits for it.
