@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotrace/iotrace/internal/collector"
 	"github.com/iotrace/iotrace/internal/model"
 	"github.com/iotrace/iotrace/internal/testutils"
 	"github.com/iotrace/iotrace/internal/testutils/scenario"
@@ -39,64 +40,66 @@ func readTrace(t *testing.T, path string) *model.Snapshot {
 // the JSON trace must be complete and every figure exact.
 func TestTraceUntilSignal(t *testing.T) {
 	testutils.RequireRoot(t)
-	helperComm := filepath.Base(os.Args[0])
-	if len(helperComm) > 15 {
-		helperComm = helperComm[:15]
-	}
-	for _, c := range []struct {
-		name    string
-		targets func(pid int) []string
-		sig     syscall.Signal
-	}{
-		{"pid-SIGINT", func(pid int) []string { return []string{"--pid", strconv.Itoa(pid)} }, syscall.SIGINT},
-		{"pid-SIGTERM", func(pid int) []string { return []string{"--pid", strconv.Itoa(pid)} }, syscall.SIGTERM},
-		{"comm", func(int) []string { return []string{"--comm", helperComm} }, syscall.SIGINT},
-		{"all", func(int) []string { return []string{"--all"} }, syscall.SIGTERM},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			bin := testutils.IotraceBin(t)
-			dir := t.TempDir()
-			out, ready := filepath.Join(dir, "trace.json"), filepath.Join(dir, "ready")
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		helperComm := filepath.Base(os.Args[0])
+		if len(helperComm) > 15 {
+			helperComm = helperComm[:15]
+		}
+		for _, c := range []struct {
+			name    string
+			targets func(pid int) []string
+			sig     syscall.Signal
+		}{
+			{"pid-SIGINT", func(pid int) []string { return []string{"--pid", strconv.Itoa(pid)} }, syscall.SIGINT},
+			{"pid-SIGTERM", func(pid int) []string { return []string{"--pid", strconv.Itoa(pid)} }, syscall.SIGTERM},
+			{"comm", func(int) []string { return []string{"--comm", helperComm} }, syscall.SIGINT},
+			{"all", func(int) []string { return []string{"--all"} }, syscall.SIGTERM},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				bin := testutils.IotraceBin(t)
+				dir := t.TempDir()
+				out, ready := filepath.Join(dir, "trace.json"), filepath.Join(dir, "ready")
 
-			h := testutils.StartScenario(t)
+				h := testutils.StartScenario(t)
 
-			var stdout, stderr bytes.Buffer
-			args := append(c.targets(h.Pid()), "--no-tui", "-i", "1h", "-o", out, "--ready-file", ready, "--probe-mode", string(testutils.ProbeMode(t)))
-			cmd := exec.Command(bin, args...)
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			testutils.WaitForFile(t, ready, 30*time.Second, cmd, &stderr)
-			res, err := h.Run(30 * time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd.Process.Signal(c.sig)
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("iotrace exited with %v; stderr: %s", err, stderr.String())
-			}
-			snap := readTrace(t, out)
-			if bad := scenario.CheckSnapshot(snap, h.Pid(), res); len(bad) > 0 {
-				t.Errorf("%d figure(s) wrong in %s:\n  %s", len(bad), out, strings.Join(bad, "\n  "))
-			}
-			if snap.Meta.Ended.Before(snap.Meta.Started) || snap.Meta.Ended.IsZero() {
-				t.Errorf("meta started/ended wrong: %v / %v", snap.Meta.Started, snap.Meta.Ended)
-			}
-			if !strings.Contains(stdout.String(), "iotrace summary:") {
-				t.Errorf("no summary on stdout:\n%s", stdout.String())
-			}
-			matches, _ := filepath.Glob(filepath.Join(dir, ".trace.json.tmp-*"))
-			if len(matches) > 0 {
-				t.Errorf("temporary files left behind: %v", matches)
-			}
-			for _, p := range snap.Processes {
-				if p.Comm == "iotrace" {
-					t.Errorf("iotrace traced itself (pid %d)", p.Pid)
+				var stdout, stderr bytes.Buffer
+				args := append(c.targets(h.Pid()), "--no-tui", "-i", "1h", "-o", out, "--ready-file", ready, "--probe-mode", string(mode))
+				cmd := exec.Command(bin, args...)
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
-	}
+				testutils.WaitForFile(t, ready, 30*time.Second, cmd, &stderr)
+				res, err := h.Run(30 * time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cmd.Process.Signal(c.sig)
+				if err := cmd.Wait(); err != nil {
+					t.Fatalf("iotrace exited with %v; stderr: %s", err, stderr.String())
+				}
+				snap := readTrace(t, out)
+				if bad := scenario.CheckSnapshot(snap, h.Pid(), res); len(bad) > 0 {
+					t.Errorf("%d figure(s) wrong in %s:\n  %s", len(bad), out, strings.Join(bad, "\n  "))
+				}
+				if snap.Meta.Ended.Before(snap.Meta.Started) || snap.Meta.Ended.IsZero() {
+					t.Errorf("meta started/ended wrong: %v / %v", snap.Meta.Started, snap.Meta.Ended)
+				}
+				if !strings.Contains(stdout.String(), "iotrace summary:") {
+					t.Errorf("no summary on stdout:\n%s", stdout.String())
+				}
+				matches, _ := filepath.Glob(filepath.Join(dir, ".trace.json.tmp-*"))
+				if len(matches) > 0 {
+					t.Errorf("temporary files left behind: %v", matches)
+				}
+				for _, p := range snap.Processes {
+					if p.Comm == "iotrace" {
+						t.Errorf("iotrace traced itself (pid %d)", p.Pid)
+					}
+				}
+			})
+		}
+	})
 }
 
 // TestTraceCommand runs the scenario as `iotrace -- COMMAND`: iotrace must
@@ -104,23 +107,25 @@ func TestTraceUntilSignal(t *testing.T) {
 // record its exit status.
 func TestTraceCommand(t *testing.T) {
 	testutils.RequireRoot(t)
-	bin := testutils.IotraceBin(t)
-	out := filepath.Join(t.TempDir(), "trace.json")
-	res, _ := testutils.RecordScenario(t, bin, "--no-tui", "-o", out, "--probe-mode", string(testutils.ProbeMode(t)))
-	snap := readTrace(t, out)
-	if len(snap.Processes) != 1 {
-		t.Fatalf("want the command's one process, got %d", len(snap.Processes))
-	}
-	pid := snap.Processes[0].Pid
-	if bad := scenario.CheckSnapshot(snap, pid, res); len(bad) > 0 {
-		t.Errorf("%d figure(s) wrong:\n  %s", len(bad), strings.Join(bad, "\n  "))
-	}
-	if snap.Meta.ExitStatus == nil || *snap.Meta.ExitStatus != 0 {
-		t.Errorf("exit_status = %v, want 0", snap.Meta.ExitStatus)
-	}
-	if !snap.Processes[0].Exited {
-		t.Errorf("the command's process is not marked exited")
-	}
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		bin := testutils.IotraceBin(t)
+		out := filepath.Join(t.TempDir(), "trace.json")
+		res, _ := testutils.RecordScenario(t, bin, "--no-tui", "-o", out, "--probe-mode", string(mode))
+		snap := readTrace(t, out)
+		if len(snap.Processes) != 1 {
+			t.Fatalf("want the command's one process, got %d", len(snap.Processes))
+		}
+		pid := snap.Processes[0].Pid
+		if bad := scenario.CheckSnapshot(snap, pid, res); len(bad) > 0 {
+			t.Errorf("%d figure(s) wrong:\n  %s", len(bad), strings.Join(bad, "\n  "))
+		}
+		if snap.Meta.ExitStatus == nil || *snap.Meta.ExitStatus != 0 {
+			t.Errorf("exit_status = %v, want 0", snap.Meta.ExitStatus)
+		}
+		if !snap.Processes[0].Exited {
+			t.Errorf("the command's process is not marked exited")
+		}
+	})
 }
 
 // TestBadInput: every mistake gives one line on stderr, a non-zero status
@@ -408,39 +413,41 @@ func demoPids(screen string) []int {
 // with --no-follow must leave it alone.
 func TestFollowChildren(t *testing.T) {
 	testutils.RequireRoot(t)
-	bin := testutils.IotraceBin(t)
-	for _, follow := range []bool{true, false} {
-		t.Run(fmt.Sprintf("follow=%v", follow), func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "trace.json")
-			args := []string{"--no-tui", "-o", out, "--probe-mode", string(testutils.ProbeMode(t))}
-			if !follow {
-				args = append(args, "--no-follow")
-			}
-			// "; true" keeps the shell from exec'ing the helper in place.
-			stdout := testutils.RunTraced(t, bin, args, "/bin/sh", "-c", strings.Join(testutils.ScenarioCommand(), " ")+"; true")
-			res, _, err := scenario.FindResult(stdout)
-			if err != nil {
-				t.Fatal(err)
-			}
-			snap := readTrace(t, out)
-			var helperPid int
-			for _, p := range snap.Processes {
-				if p.Thread(res.Tid) != nil {
-					helperPid = p.Pid
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		bin := testutils.IotraceBin(t)
+		for _, follow := range []bool{true, false} {
+			t.Run(fmt.Sprintf("follow=%v", follow), func(t *testing.T) {
+				out := filepath.Join(t.TempDir(), "trace.json")
+				args := []string{"--no-tui", "-o", out, "--probe-mode", string(mode)}
+				if !follow {
+					args = append(args, "--no-follow")
 				}
-			}
-			if !follow {
-				if helperPid != 0 {
-					t.Fatalf("--no-follow, yet the child %d was traced", helperPid)
+				// "; true" keeps the shell from exec'ing the helper in place.
+				stdout := testutils.RunTraced(t, bin, args, "/bin/sh", "-c", strings.Join(testutils.ScenarioCommand(), " ")+"; true")
+				res, _, err := scenario.FindResult(stdout)
+				if err != nil {
+					t.Fatal(err)
 				}
-				return
-			}
-			if helperPid == 0 {
-				t.Fatalf("the shell's child (thread %d) was not followed; processes: %d", res.Tid, len(snap.Processes))
-			}
-			if bad := scenario.CheckSnapshot(snap, helperPid, res); len(bad) > 0 {
-				t.Errorf("%d figure(s) wrong for the followed child:\n  %s", len(bad), strings.Join(bad, "\n  "))
-			}
-		})
-	}
+				snap := readTrace(t, out)
+				var helperPid int
+				for _, p := range snap.Processes {
+					if p.Thread(res.Tid) != nil {
+						helperPid = p.Pid
+					}
+				}
+				if !follow {
+					if helperPid != 0 {
+						t.Fatalf("--no-follow, yet the child %d was traced", helperPid)
+					}
+					return
+				}
+				if helperPid == 0 {
+					t.Fatalf("the shell's child (thread %d) was not followed; processes: %d", res.Tid, len(snap.Processes))
+				}
+				if bad := scenario.CheckSnapshot(snap, helperPid, res); len(bad) > 0 {
+					t.Errorf("%d figure(s) wrong for the followed child:\n  %s", len(bad), strings.Join(bad, "\n  "))
+				}
+			})
+		}
+	})
 }

@@ -36,56 +36,60 @@ func startTraced(t *testing.T, mode collector.Mode, onCall ...func(model.CallEve
 
 func TestScenarioExact(t *testing.T) {
 	testutils.RequireRoot(t)
-	h, col := startTraced(t, testutils.ProbeMode(t))
-	res, err := h.Run(30 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := col.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bad := scenario.CheckSnapshot(snap, h.Pid(), res); len(bad) > 0 {
-		t.Errorf("%d figure(s) wrong:\n  %s", len(bad), strings.Join(bad, "\n  "))
-	}
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		h, col := startTraced(t, mode)
+		res, err := h.Run(30 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, err := col.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bad := scenario.CheckSnapshot(snap, h.Pid(), res); len(bad) > 0 {
+			t.Errorf("%d figure(s) wrong:\n  %s", len(bad), strings.Join(bad, "\n  "))
+		}
+	})
 }
 
 // TestExitIsReported checks that a target's exit reaches the event stream
 // and marks the process exited, with its figures kept.
 func TestExitIsReported(t *testing.T) {
 	testutils.RequireRoot(t)
-	h, col := startTraced(t, testutils.ProbeMode(t))
-	res, err := h.Run(30 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Close()
-	deadline := time.After(10 * time.Second)
-	for done := false; !done; {
-		select {
-		case ev := <-col.Events():
-			done = ev.Kind == collector.EventExit && ev.Pid == h.Pid()
-		case <-deadline:
-			t.Fatal("no exit event within 10s")
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		h, col := startTraced(t, mode)
+		res, err := h.Run(30 * time.Second)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	snap, err := col.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := snap.Process(h.Pid())
-	if p == nil || !p.Exited {
-		t.Fatalf("process %d not marked exited: %+v", h.Pid(), p)
-	}
-	want := scenario.Expected()[model.Poll].Calls
-	if got := p.Thread(res.Tid).Syscalls[model.Poll].Calls; got != want {
-		t.Errorf("poll calls after exit = %d, want %d", got, want)
-	}
-	// The epoll instances' sizes, read from /proc while the process lived,
-	// outlive it.
-	if e := p.Epoll(res.EpLT); e == nil || e.Registered == nil || *e.Registered != 5 {
-		t.Errorf("LT epoll instance after exit: %+v", e)
-	}
+		h.Close()
+		deadline := time.After(10 * time.Second)
+		for done := false; !done; {
+			select {
+			case ev := <-col.Events():
+				done = ev.Kind == collector.EventExit && ev.Pid == h.Pid()
+			case <-deadline:
+				t.Fatal("no exit event within 10s")
+			}
+		}
+		snap, err := col.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := snap.Process(h.Pid())
+		if p == nil || !p.Exited {
+			t.Fatalf("process %d not marked exited: %+v", h.Pid(), p)
+		}
+		want := scenario.Expected()[model.Poll].Calls
+		if got := p.Thread(res.Tid).Syscalls[model.Poll].Calls; got != want {
+			t.Errorf("poll calls after exit = %d, want %d", got, want)
+		}
+		// The epoll instances' sizes, read from /proc while the process lived,
+		// outlive it.
+		if e := p.Epoll(res.EpLT); e == nil || e.Registered == nil || *e.Registered != 5 {
+			t.Errorf("LT epoll instance after exit: %+v", e)
+		}
+	})
 }
 
 func TestMissingPid(t *testing.T) {
@@ -99,63 +103,65 @@ func TestMissingPid(t *testing.T) {
 // thread add up to the same exact figures, and none is lost.
 func TestScenarioEvents(t *testing.T) {
 	testutils.RequireRoot(t)
-	var (
-		mu     sync.Mutex
-		events []model.CallEvent
-	)
-	h, col := startTraced(t, testutils.ProbeMode(t), func(e model.CallEvent) {
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		var (
+			mu     sync.Mutex
+			events []model.CallEvent
+		)
+		h, col := startTraced(t, mode, func(e model.CallEvent) {
+			mu.Lock()
+			events = append(events, e)
+			mu.Unlock()
+		})
+		started := time.Now()
+		res, err := h.Run(30 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, err := col.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		col.Close() // drains the ring buffer
+		if snap.Meta.LostEvents != 0 {
+			t.Fatalf("lost %d: %v", snap.Meta.LostEvents, snap.Meta.Lost)
+		}
 		mu.Lock()
-		events = append(events, e)
-		mu.Unlock()
-	})
-	started := time.Now()
-	res, err := h.Run(30 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := col.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col.Close() // drains the ring buffer
-	if snap.Meta.LostEvents != 0 {
-		t.Fatalf("lost %d: %v", snap.Meta.LostEvents, snap.Meta.Lost)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	got := scenario.StatsFromEvents(events, res.Tid, collector.ErrnoName)
-	var bad []string
-	for sc, want := range scenario.Expected() {
-		bad = append(bad, scenario.Check(sc, got[sc], want)...)
-		// Each event's duration is the kernel's latency: the histograms agree.
-		if k := snap.Process(h.Pid()).Thread(res.Tid).Syscalls[sc]; k != nil && got[sc] != nil && k.Latency != got[sc].Latency {
-			bad = append(bad, sc.String()+": latency from events differs from the kernel's histogram")
-		}
-	}
-	if len(bad) > 0 {
-		t.Errorf("%d figure(s) wrong from events:\n  %s", len(bad), strings.Join(bad, "\n  "))
-	}
-	woken := 0
-	for _, e := range events {
-		if e.Tid != res.Tid {
-			continue
-		}
-		if e.Time.Before(started.Add(-time.Second)) || e.Time.After(time.Now()) {
-			t.Fatalf("event time %v outside the run (%v..now)", e.Time, started)
-		}
-		if (e.Wakeups > 0) != (e.LastWakeup != nil) {
-			t.Errorf("%s: %d wakeups but last_wakeup %v", e.Syscall, e.Wakeups, e.LastWakeup)
-		}
-		if e.LastWakeup != nil {
-			woken++
-			end := e.Time.Add(time.Duration(e.DurationNs))
-			if e.LastWakeup.Before(e.Time) || e.LastWakeup.After(end) {
-				t.Errorf("%s: wakeup at %v outside the call [%v, %v]", e.Syscall, e.LastWakeup, e.Time, end)
+		defer mu.Unlock()
+		got := scenario.StatsFromEvents(events, res.Tid, collector.ErrnoName)
+		var bad []string
+		for sc, want := range scenario.Expected() {
+			bad = append(bad, scenario.Check(sc, got[sc], want)...)
+			// Each event's duration is the kernel's latency: the histograms agree.
+			if k := snap.Process(h.Pid()).Thread(res.Tid).Syscalls[sc]; k != nil && got[sc] != nil && k.Latency != got[sc].Latency {
+				bad = append(bad, sc.String()+": latency from events differs from the kernel's histogram")
 			}
 		}
-	}
-	// poll x3 (woken, timed out, signalled), pselect6 and epoll_pwait.
-	if woken != 5 {
-		t.Errorf("%d calls with a wakeup time, want 5", woken)
-	}
+		if len(bad) > 0 {
+			t.Errorf("%d figure(s) wrong from events:\n  %s", len(bad), strings.Join(bad, "\n  "))
+		}
+		woken := 0
+		for _, e := range events {
+			if e.Tid != res.Tid {
+				continue
+			}
+			if e.Time.Before(started.Add(-time.Second)) || e.Time.After(time.Now()) {
+				t.Fatalf("event time %v outside the run (%v..now)", e.Time, started)
+			}
+			if (e.Wakeups > 0) != (e.LastWakeup != nil) {
+				t.Errorf("%s: %d wakeups but last_wakeup %v", e.Syscall, e.Wakeups, e.LastWakeup)
+			}
+			if e.LastWakeup != nil {
+				woken++
+				end := e.Time.Add(time.Duration(e.DurationNs))
+				if e.LastWakeup.Before(e.Time) || e.LastWakeup.After(end) {
+					t.Errorf("%s: wakeup at %v outside the call [%v, %v]", e.Syscall, e.LastWakeup, e.Time, end)
+				}
+			}
+		}
+		// poll x3 (woken, timed out, signalled), pselect6 and epoll_pwait.
+		if woken != 5 {
+			t.Errorf("%d calls with a wakeup time, want 5", woken)
+		}
+	})
 }
