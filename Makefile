@@ -27,13 +27,12 @@ check-generated: generate
 	@git diff --exit-code -- internal/collector/ || \
 		{ echo "generated BPF files are out of date: run 'make generate' and commit"; exit 1; }
 
-# The full suite (probe mode auto), then the exact-figure tests again in
-# rawtp mode, which auto does not pick where syscall tracepoints exist. The
-# root integration tests need root; with IOTRACE_CI=1 they fail instead of
-# skipping when they cannot run.
+# Every test. The exact-figure tests run a subtest per probe mode the
+# kernel allows (internal/testutils: RunProbeModes), or only the mode
+# IOTRACE_PROBE_MODE names. The root tests need root; with IOTRACE_CI=1 they
+# fail instead of skipping when they cannot run.
 test:
 	$(GO) test -count=1 ./...
-	IOTRACE_PROBE_MODE=rawtp $(GO) test -count=1 -run 'Scenario|Exit|TraceUntilSignal|TraceCommand|FollowChildren' ./internal/collector/ ./cmd/iotrace/
 
 # The root tests under stock Debian kernels in qemu, once per probe mode
 # (fentry, kprobe, tracepoint): this host refuses fentry and has no kprobes.
@@ -59,8 +58,9 @@ FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME) ./internal/trace/
 
+# Every package's short tests: no root needed, the root tests skip.
 test-unit:
-	$(GO) test -count=1 -short ./internal/model/ ./internal/report/
+	$(GO) test -count=1 -short ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

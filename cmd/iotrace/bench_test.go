@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iotrace/iotrace/internal/scaling"
+	"github.com/iotrace/iotrace/internal/testutils"
 )
 
 // TestBenchSweep runs a small real sweep and checks the shape of its
@@ -24,15 +22,15 @@ import (
 // once per call, epoll only what it returns).
 func TestBenchSweep(t *testing.T) {
 	root := os.Geteuid() == 0
-	if !root && os.Getenv("IOTRACE_CI") == "1" {
-		requireRoot(t) // fails: CI wants the kernel figures checked
+	if !root && testutils.CI() {
+		testutils.RequireRoot(t) // fails: CI wants the kernel figures checked
 	}
-	bin := iotraceBin(t)
+	bin := testutils.IotraceBin(t)
 	dir := t.TempDir()
 	out, svg := filepath.Join(dir, "bench.json"), filepath.Join(dir, "bench.svg")
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(bin, "bench", "--fds", "100,10,2000", "--messages", "2000", "--models", "select,poll,epoll-lt",
-		"--output", out, "--plot", svg, "--probe-mode", probeModeArg())
+		"--output", out, "--plot", svg, "--probe-mode", string(testutils.ProbeMode(t)))
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
@@ -143,9 +141,7 @@ func TestBenchSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := wellFormedSVG(b); err != nil {
-		t.Fatal(err)
-	}
+	testutils.CheckSVG(t, b)
 	for _, m := range models {
 		if !bytes.Contains(b, []byte(">"+m+"<")) {
 			t.Errorf("the chart does not name %s", m)
@@ -153,30 +149,9 @@ func TestBenchSweep(t *testing.T) {
 	}
 }
 
-func wellFormedSVG(b []byte) error {
-	d := xml.NewDecoder(bytes.NewReader(b))
-	root := ""
-	for {
-		tok, err := d.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if se, ok := tok.(xml.StartElement); ok && root == "" {
-			root = se.Name.Local
-		}
-	}
-	if root != "svg" {
-		return errors.New("root element is " + root + ", not svg")
-	}
-	return nil
-}
-
 // TestBenchNoTrace: timing only, and why there are no kernel figures.
 func TestBenchNoTrace(t *testing.T) {
-	bin := iotraceBin(t)
+	bin := testutils.IotraceBin(t)
 	out := filepath.Join(t.TempDir(), "b.json")
 	cmd := exec.Command(bin, "bench", "--no-trace", "--models", "poll", "--fds", "5", "--messages", "500", "-o", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -198,7 +173,7 @@ func TestBenchNoTrace(t *testing.T) {
 // TestBenchBadInput: every mistake is one line on stderr and a non-zero
 // status, before any cell runs.
 func TestBenchBadInput(t *testing.T) {
-	bin := iotraceBin(t)
+	bin := testutils.IotraceBin(t)
 	dir := t.TempDir()
 	for _, c := range []struct {
 		name string

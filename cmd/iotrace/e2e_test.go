@@ -9,88 +9,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/iotrace/iotrace/internal/collector"
 	"github.com/iotrace/iotrace/internal/model"
-	"github.com/iotrace/iotrace/internal/scenario"
+	"github.com/iotrace/iotrace/internal/testutils"
+	"github.com/iotrace/iotrace/internal/testutils/scenario"
 )
 
-func TestMain(m *testing.M) {
-	scenario.MaybeHelper()
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
-}
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	buildOut  []byte
-)
-
-// iotraceBin builds the command once per test run, or takes the binary
-// that IOTRACE_BIN names (make vmtest: the VM has no Go toolchain).
-func iotraceBin(t *testing.T) string {
-	t.Helper()
-	if b := os.Getenv("IOTRACE_BIN"); b != "" {
-		return b
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "iotrace-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		os.Chmod(dir, 0o755) // TestNotRoot runs it as nobody
-		binPath = filepath.Join(dir, "iotrace")
-		cmd := exec.Command("go", "build", "-o", binPath, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		buildOut, buildErr = cmd.CombinedOutput()
-	})
-	if buildErr != nil {
-		t.Fatalf("building iotrace: %v\n%s", buildErr, buildOut)
-	}
-	return binPath
-}
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("IOTRACE_CI") == "1" {
-		t.Fatal("root end-to-end test cannot run: not root (IOTRACE_CI=1 requires it)")
-	}
-	t.Skip("needs root")
-}
-
-func probeModeArg() string {
-	if m := os.Getenv("IOTRACE_PROBE_MODE"); m != "" {
-		return m
-	}
-	return "auto"
-}
-
-func waitForFile(t *testing.T, path string, timeout time.Duration, proc *exec.Cmd, stderr *bytes.Buffer) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		if proc.ProcessState != nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s not created within %s; stderr: %s", path, timeout, stderr.String())
-}
+func TestMain(m *testing.M) { testutils.Main(m) }
 
 func readTrace(t *testing.T, path string) *model.Snapshot {
 	t.Helper()
@@ -110,126 +39,99 @@ func readTrace(t *testing.T, path string) *model.Snapshot {
 // (named by --pid, --comm or --all), a ready file, then SIGINT or SIGTERM;
 // the JSON trace must be complete and every figure exact.
 func TestTraceUntilSignal(t *testing.T) {
-	requireRoot(t)
-	helperComm := filepath.Base(os.Args[0])
-	if len(helperComm) > 15 {
-		helperComm = helperComm[:15]
-	}
-	for _, c := range []struct {
-		name    string
-		targets func(pid int) []string
-		sig     syscall.Signal
-	}{
-		{"pid-SIGINT", func(pid int) []string { return []string{"--pid", strconv.Itoa(pid)} }, syscall.SIGINT},
-		{"pid-SIGTERM", func(pid int) []string { return []string{"--pid", strconv.Itoa(pid)} }, syscall.SIGTERM},
-		{"comm", func(int) []string { return []string{"--comm", helperComm} }, syscall.SIGINT},
-		{"all", func(int) []string { return []string{"--all"} }, syscall.SIGTERM},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			bin := iotraceBin(t)
-			dir := t.TempDir()
-			out, ready := filepath.Join(dir, "trace.json"), filepath.Join(dir, "ready")
+	testutils.RequireRoot(t)
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		helperComm := filepath.Base(os.Args[0])
+		if len(helperComm) > 15 {
+			helperComm = helperComm[:15]
+		}
+		for _, c := range []struct {
+			name    string
+			targets func(pid int) []string
+			sig     syscall.Signal
+		}{
+			{"pid-SIGINT", func(pid int) []string { return []string{"--pid", strconv.Itoa(pid)} }, syscall.SIGINT},
+			{"pid-SIGTERM", func(pid int) []string { return []string{"--pid", strconv.Itoa(pid)} }, syscall.SIGTERM},
+			{"comm", func(int) []string { return []string{"--comm", helperComm} }, syscall.SIGINT},
+			{"all", func(int) []string { return []string{"--all"} }, syscall.SIGTERM},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				bin := testutils.IotraceBin(t)
+				dir := t.TempDir()
+				out, ready := filepath.Join(dir, "trace.json"), filepath.Join(dir, "ready")
 
-			h, err := scenario.StartHelper(os.Args[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer h.Close()
+				h := testutils.StartScenario(t)
 
-			var stdout, stderr bytes.Buffer
-			args := append(c.targets(h.Pid()), "--no-tui", "-i", "1h", "-o", out, "--ready-file", ready, "--probe-mode", probeModeArg())
-			cmd := exec.Command(bin, args...)
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			waitForFile(t, ready, 30*time.Second, cmd, &stderr)
-			res, err := h.Run(30 * time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd.Process.Signal(c.sig)
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("iotrace exited with %v; stderr: %s", err, stderr.String())
-			}
-			snap := readTrace(t, out)
-			if bad := scenario.CheckSnapshot(snap, h.Pid(), res); len(bad) > 0 {
-				t.Errorf("%d figure(s) wrong in %s:\n  %s", len(bad), out, strings.Join(bad, "\n  "))
-			}
-			if snap.Meta.Ended.Before(snap.Meta.Started) || snap.Meta.Ended.IsZero() {
-				t.Errorf("meta started/ended wrong: %v / %v", snap.Meta.Started, snap.Meta.Ended)
-			}
-			if !strings.Contains(stdout.String(), "iotrace summary:") {
-				t.Errorf("no summary on stdout:\n%s", stdout.String())
-			}
-			matches, _ := filepath.Glob(filepath.Join(dir, ".trace.json.tmp-*"))
-			if len(matches) > 0 {
-				t.Errorf("temporary files left behind: %v", matches)
-			}
-			for _, p := range snap.Processes {
-				if p.Comm == "iotrace" {
-					t.Errorf("iotrace traced itself (pid %d)", p.Pid)
+				var stdout, stderr bytes.Buffer
+				args := append(c.targets(h.Pid()), "--no-tui", "-i", "1h", "-o", out, "--ready-file", ready, "--probe-mode", string(mode))
+				cmd := exec.Command(bin, args...)
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
-	}
+				testutils.WaitForFile(t, ready, 30*time.Second, cmd, &stderr)
+				res, err := h.Run(30 * time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cmd.Process.Signal(c.sig)
+				if err := cmd.Wait(); err != nil {
+					t.Fatalf("iotrace exited with %v; stderr: %s", err, stderr.String())
+				}
+				snap := readTrace(t, out)
+				if bad := scenario.CheckSnapshot(snap, h.Pid(), res); len(bad) > 0 {
+					t.Errorf("%d figure(s) wrong in %s:\n  %s", len(bad), out, strings.Join(bad, "\n  "))
+				}
+				if snap.Meta.Ended.Before(snap.Meta.Started) || snap.Meta.Ended.IsZero() {
+					t.Errorf("meta started/ended wrong: %v / %v", snap.Meta.Started, snap.Meta.Ended)
+				}
+				if !strings.Contains(stdout.String(), "iotrace summary:") {
+					t.Errorf("no summary on stdout:\n%s", stdout.String())
+				}
+				matches, _ := filepath.Glob(filepath.Join(dir, ".trace.json.tmp-*"))
+				if len(matches) > 0 {
+					t.Errorf("temporary files left behind: %v", matches)
+				}
+				for _, p := range snap.Processes {
+					if p.Comm == "iotrace" {
+						t.Errorf("iotrace traced itself (pid %d)", p.Pid)
+					}
+				}
+			})
+		}
+	})
 }
 
 // TestTraceCommand runs the scenario as `iotrace -- COMMAND`: iotrace must
 // attach before the command's first instruction, stop when it exits, and
 // record its exit status.
 func TestTraceCommand(t *testing.T) {
-	requireRoot(t)
-	bin := iotraceBin(t)
-	out := filepath.Join(t.TempDir(), "trace.json")
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, "--no-tui", "-o", out, "--probe-mode", probeModeArg(), "--", os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), scenario.HelperEnv+"=now")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	done := make(chan error, 1)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("iotrace: %v; stderr: %s", err, stderr.String())
+	testutils.RequireRoot(t)
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		bin := testutils.IotraceBin(t)
+		out := filepath.Join(t.TempDir(), "trace.json")
+		res, _ := testutils.RecordScenario(t, bin, "--no-tui", "-o", out, "--probe-mode", string(mode))
+		snap := readTrace(t, out)
+		if len(snap.Processes) != 1 {
+			t.Fatalf("want the command's one process, got %d", len(snap.Processes))
 		}
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("iotrace did not end after its command; stderr: %s", stderr.String())
-	}
-	var line string
-	for _, l := range strings.Split(stdout.String(), "\n") {
-		if strings.HasPrefix(l, `{"tid"`) {
-			line = l
+		pid := snap.Processes[0].Pid
+		if bad := scenario.CheckSnapshot(snap, pid, res); len(bad) > 0 {
+			t.Errorf("%d figure(s) wrong:\n  %s", len(bad), strings.Join(bad, "\n  "))
 		}
-	}
-	res, err := scenario.ParseResult(line)
-	if err != nil {
-		t.Fatalf("%v; stdout: %s", err, stdout.String())
-	}
-	snap := readTrace(t, out)
-	if len(snap.Processes) != 1 {
-		t.Fatalf("want the command's one process, got %d", len(snap.Processes))
-	}
-	pid := snap.Processes[0].Pid
-	if bad := scenario.CheckSnapshot(snap, pid, res); len(bad) > 0 {
-		t.Errorf("%d figure(s) wrong:\n  %s", len(bad), strings.Join(bad, "\n  "))
-	}
-	if snap.Meta.ExitStatus == nil || *snap.Meta.ExitStatus != 0 {
-		t.Errorf("exit_status = %v, want 0", snap.Meta.ExitStatus)
-	}
-	if !snap.Processes[0].Exited {
-		t.Errorf("the command's process is not marked exited")
-	}
+		if snap.Meta.ExitStatus == nil || *snap.Meta.ExitStatus != 0 {
+			t.Errorf("exit_status = %v, want 0", snap.Meta.ExitStatus)
+		}
+		if !snap.Processes[0].Exited {
+			t.Errorf("the command's process is not marked exited")
+		}
+	})
 }
 
 // TestBadInput: every mistake gives one line on stderr, a non-zero status
 // and no Go panic.
 func TestBadInput(t *testing.T) {
-	bin := iotraceBin(t)
+	bin := testutils.IotraceBin(t)
 	cases := []struct {
 		name string
 		args []string
@@ -278,8 +180,8 @@ func TestBadInput(t *testing.T) {
 // kernel's reason. It needs a kernel that refuses a mode (this CI host
 // refuses fentry and kprobe); where every mode works there is nothing to test.
 func TestForcedModeRefused(t *testing.T) {
-	requireRoot(t)
-	bin := iotraceBin(t)
+	testutils.RequireRoot(t)
+	bin := testutils.IotraceBin(t)
 	probes, err := exec.Command(bin, "probes").Output()
 	if err != nil {
 		t.Fatalf("iotrace probes: %v", err)
@@ -309,8 +211,8 @@ func TestForcedModeRefused(t *testing.T) {
 
 // TestNotRoot: without privileges iotrace says what it needs.
 func TestNotRoot(t *testing.T) {
-	requireRoot(t) // to become nobody
-	bin := iotraceBin(t)
+	testutils.RequireRoot(t) // to become nobody
+	bin := testutils.IotraceBin(t)
 	var stderr bytes.Buffer
 	cmd := exec.Command(bin, "--pid", strconv.Itoa(os.Getpid()), "--no-tui")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -329,14 +231,14 @@ func TestNotRoot(t *testing.T) {
 // to the models' cost rules: select and poll watch and copy every fd on
 // every call and check each on every pass; epoll checks only what is ready.
 func TestWorkloadsUnderTrace(t *testing.T) {
-	requireRoot(t)
-	bin := iotraceBin(t)
+	testutils.RequireRoot(t)
+	bin := testutils.IotraceBin(t)
 	const fds = 200
 	for _, m := range []string{"select", "poll", "epoll-lt", "epoll-et", "epoll-oneshot"} {
 		t.Run(m, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "w.json")
 			var stdout, stderr bytes.Buffer
-			cmd := exec.Command(bin, "--no-tui", "-o", out, "--probe-mode", probeModeArg(), "--",
+			cmd := exec.Command(bin, "--no-tui", "-o", out, "--probe-mode", string(testutils.ProbeMode(t)), "--",
 				bin, "workload", m, "--fds", strconv.Itoa(fds), "--active", "4", "--messages", "3000", "--size", "32")
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Run(); err != nil {
@@ -423,14 +325,11 @@ func TestWorkloadsUnderTrace(t *testing.T) {
 // within a few seconds, q must end it within 2 s, no workload may be left
 // running and the terminal must be back out of the alternate screen.
 func TestDashboardInTmux(t *testing.T) {
-	requireRoot(t)
+	testutils.RequireRoot(t)
 	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("IOTRACE_CI") == "1" {
-			t.Fatal("tmux is not installed (.ci/run installs it)")
-		}
-		t.Skip("needs tmux")
+		testutils.Unavailable(t, "needs tmux (.ci/run installs it)")
 	}
-	bin := iotraceBin(t)
+	bin := testutils.IotraceBin(t)
 	sock := filepath.Join(t.TempDir(), "tmux.sock")
 	tmux := func(args ...string) string {
 		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
@@ -513,52 +412,42 @@ func demoPids(screen string) []int {
 // shell that forks it); iotrace must follow it and report it exactly, and
 // with --no-follow must leave it alone.
 func TestFollowChildren(t *testing.T) {
-	requireRoot(t)
-	bin := iotraceBin(t)
-	for _, follow := range []bool{true, false} {
-		t.Run(fmt.Sprintf("follow=%v", follow), func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "trace.json")
-			args := []string{"--no-tui", "-o", out, "--probe-mode", probeModeArg()}
-			if !follow {
-				args = append(args, "--no-follow")
-			}
-			// "; true" keeps the shell from exec'ing the helper in place.
-			args = append(args, "--", "/bin/sh", "-c", os.Args[0]+" -test.run=^$; true")
-			var stdout, stderr bytes.Buffer
-			cmd := exec.Command(bin, args...)
-			cmd.Env = append(os.Environ(), scenario.HelperEnv+"=now")
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Run(); err != nil {
-				t.Fatalf("%v; stderr: %s", err, stderr.String())
-			}
-			var res scenario.Result
-			for _, l := range strings.Split(stdout.String(), "\n") {
-				if strings.HasPrefix(l, `{"tid"`) {
-					var err error
-					if res, err = scenario.ParseResult(l); err != nil {
-						t.Fatal(err)
+	testutils.RequireRoot(t)
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		bin := testutils.IotraceBin(t)
+		for _, follow := range []bool{true, false} {
+			t.Run(fmt.Sprintf("follow=%v", follow), func(t *testing.T) {
+				out := filepath.Join(t.TempDir(), "trace.json")
+				args := []string{"--no-tui", "-o", out, "--probe-mode", string(mode)}
+				if !follow {
+					args = append(args, "--no-follow")
+				}
+				// "; true" keeps the shell from exec'ing the helper in place.
+				stdout := testutils.RunTraced(t, bin, args, "/bin/sh", "-c", strings.Join(testutils.ScenarioCommand(), " ")+"; true")
+				res, _, err := scenario.FindResult(stdout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				snap := readTrace(t, out)
+				var helperPid int
+				for _, p := range snap.Processes {
+					if p.Thread(res.Tid) != nil {
+						helperPid = p.Pid
 					}
 				}
-			}
-			snap := readTrace(t, out)
-			var helperPid int
-			for _, p := range snap.Processes {
-				if p.Thread(res.Tid) != nil {
-					helperPid = p.Pid
+				if !follow {
+					if helperPid != 0 {
+						t.Fatalf("--no-follow, yet the child %d was traced", helperPid)
+					}
+					return
 				}
-			}
-			if !follow {
-				if helperPid != 0 {
-					t.Fatalf("--no-follow, yet the child %d was traced", helperPid)
+				if helperPid == 0 {
+					t.Fatalf("the shell's child (thread %d) was not followed; processes: %d", res.Tid, len(snap.Processes))
 				}
-				return
-			}
-			if helperPid == 0 {
-				t.Fatalf("the shell's child (thread %d) was not followed; processes: %d", res.Tid, len(snap.Processes))
-			}
-			if bad := scenario.CheckSnapshot(snap, helperPid, res); len(bad) > 0 {
-				t.Errorf("%d figure(s) wrong for the followed child:\n  %s", len(bad), strings.Join(bad, "\n  "))
-			}
-		})
-	}
+				if bad := scenario.CheckSnapshot(snap, helperPid, res); len(bad) > 0 {
+					t.Errorf("%d figure(s) wrong for the followed child:\n  %s", len(bad), strings.Join(bad, "\n  "))
+				}
+			})
+		}
+	})
 }

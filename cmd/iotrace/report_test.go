@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/iotrace/iotrace/internal/model"
-	"github.com/iotrace/iotrace/internal/scenario"
 	"github.com/iotrace/iotrace/internal/schema"
+	"github.com/iotrace/iotrace/internal/testutils"
+	"github.com/iotrace/iotrace/internal/testutils/scenario"
 	"github.com/iotrace/iotrace/internal/trace"
 )
 
@@ -20,39 +21,21 @@ import (
 // format and returns the file with the scenario's result.
 func recordScenario(t *testing.T, format string, extra ...string) (string, scenario.Result) {
 	t.Helper()
-	bin := iotraceBin(t)
 	out := filepath.Join(t.TempDir(), "trace."+format)
-	args := append([]string{"--no-tui", "-o", out, "--format", format, "--probe-mode", probeModeArg()}, extra...)
-	args = append(args, "--", os.Args[0], "-test.run=^$")
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), scenario.HelperEnv+"=now")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%v; stderr: %s", err, stderr.String())
-	}
-	for _, l := range strings.Split(stdout.String(), "\n") {
-		if strings.HasPrefix(l, `{"tid"`) {
-			res, err := scenario.ParseResult(l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return out, res
-		}
-	}
-	t.Fatalf("no scenario result in: %s", stdout.String())
-	return "", scenario.Result{}
+	args := append([]string{"--no-tui", "-o", out, "--format", format, "--probe-mode", string(testutils.ProbeMode(t))}, extra...)
+	res, _ := testutils.RecordScenario(t, testutils.IotraceBin(t), args...)
+	return out, res
 }
 
 // TestReportJSON: report --json gives each model's figures for the
 // scenario's process, from a trace in each form.
 func TestReportJSON(t *testing.T) {
-	requireRoot(t)
+	testutils.RequireRoot(t)
 	exp := scenario.Expected()
 	for _, format := range []string{"json", "jsonl", "chrome"} {
 		t.Run(format, func(t *testing.T) {
 			file, _ := recordScenario(t, format)
-			out, err := exec.Command(iotraceBin(t), "report", "--json", file).Output()
+			out, err := exec.Command(testutils.IotraceBin(t), "report", "--json", file).Output()
 			if err != nil {
 				t.Fatalf("report: %v", err)
 			}
@@ -87,9 +70,9 @@ func TestReportJSON(t *testing.T) {
 // TestReportTextAndDiff: the text report names the file and shows the
 // comparison; diff of a run against itself shows no change.
 func TestReportTextAndDiff(t *testing.T) {
-	requireRoot(t)
+	testutils.RequireRoot(t)
 	file, _ := recordScenario(t, "json", "--events")
-	bin := iotraceBin(t)
+	bin := testutils.IotraceBin(t)
 	out, err := exec.Command(bin, "report", file).CombinedOutput()
 	if err != nil {
 		t.Fatalf("report: %v: %s", err, out)
@@ -128,7 +111,7 @@ func TestReportTextAndDiff(t *testing.T) {
 
 // TestReadBadFiles: corrupt, truncated or foreign files give one clear line.
 func TestReadBadFiles(t *testing.T) {
-	bin := iotraceBin(t)
+	bin := testutils.IotraceBin(t)
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)

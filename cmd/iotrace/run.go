@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/iotrace/iotrace/internal/collector"
+	"github.com/iotrace/iotrace/internal/gate"
 	"github.com/iotrace/iotrace/internal/model"
 	"github.com/iotrace/iotrace/internal/report"
 	"github.com/iotrace/iotrace/internal/trace"
@@ -120,7 +121,7 @@ type session struct {
 	col   *collector.Collector
 	sink  trace.Sink
 	demo  *demo
-	child *exec.Cmd // the command after "--"
+	child *gate.Child // the command after "--", held at its gate until attached
 	// text is false while the dashboard owns the terminal.
 	text bool
 }
@@ -150,16 +151,15 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 	defer stop()
 
 	pids := append([]int(nil), o.pids...)
-	var gate *os.File
+	released := false
 	if len(o.command) > 0 {
-		r.child, gate, err = startGated(o.command)
-		if err != nil {
+		if r.child, err = startGated(o.command); err != nil {
 			return err
 		}
-		pids = append(pids, r.child.Process.Pid)
+		pids = append(pids, r.child.Pid())
 		defer func() {
-			if gate != nil { // never released: do not leave it behind
-				gate.Close()
+			if !released { // never released: do not leave it behind
+				r.child.CloseGate()
 				r.child.Wait()
 			}
 		}()
@@ -202,12 +202,12 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 			return fmt.Errorf("cannot write ready file %s: %v", o.readyFile, unwrapPathError(err))
 		}
 	}
-	if gate != nil {
-		if _, err := gate.Write([]byte{'g'}); err != nil {
+	if r.child != nil {
+		if err := r.child.Release(); err != nil {
 			return fmt.Errorf("releasing %s: %w", o.command[0], err)
 		}
-		gate.Close()
-		gate = nil
+		r.child.CloseGate()
+		released = true
 	}
 
 	var res loopResult

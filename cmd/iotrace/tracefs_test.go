@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/iotrace/iotrace/internal/testutils"
 )
 
 // TestAutoModeWithoutTracefs: on a freshly booted machine tracefs is not
@@ -15,8 +17,8 @@ import (
 // tracepoint check fail as well, and auto fell back to rawtp.) The run is
 // made in a mount namespace of its own, so the machine's tracefs stays.
 func TestAutoModeWithoutTracefs(t *testing.T) {
-	requireRoot(t)
-	bin := iotraceBin(t)
+	testutils.RequireRoot(t)
+	bin := testutils.IotraceBin(t)
 	probes, err := exec.Command(bin, "probes").Output()
 	if err != nil {
 		t.Fatalf("iotrace probes: %v", err)

@@ -3,13 +3,15 @@ package collector_test
 import (
 	"testing"
 	"time"
+
+	"github.com/iotrace/iotrace/internal/testutils"
 )
 
 // TestCost: with BPF stats on, iotrace's own programs report run time and
 // run counts that grow while the target makes calls.
 func TestCost(t *testing.T) {
-	requireRoot(t)
-	h, col := startTraced(t)
+	testutils.RequireRoot(t)
+	h, col := startTraced(t, testutils.ProbeMode(t))
 	if _, _, ok, why := col.Cost(); ok || why == "" {
 		t.Fatalf("cost before EnableStats: ok=%v why=%q", ok, why)
 	}

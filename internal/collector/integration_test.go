@@ -1,7 +1,6 @@
 package collector_test
 
 import (
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -9,50 +8,19 @@ import (
 
 	"github.com/iotrace/iotrace/internal/collector"
 	"github.com/iotrace/iotrace/internal/model"
-	"github.com/iotrace/iotrace/internal/scenario"
+	"github.com/iotrace/iotrace/internal/testutils"
+	"github.com/iotrace/iotrace/internal/testutils/scenario"
 )
 
-func TestMain(m *testing.M) {
-	scenario.MaybeHelper()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testutils.Main(m) }
 
-// requireRoot skips without root, except in CI where it fails: the
-// integration tests are the proof that the figures are exact.
-func requireRoot(t *testing.T) {
+// startTraced starts a gated scenario helper and a collector on it in the
+// given probe mode (with per-call events delivered to onCall when it is
+// not nil).
+func startTraced(t *testing.T, mode collector.Mode, onCall ...func(model.CallEvent)) (*scenario.Helper, *collector.Collector) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("IOTRACE_CI") == "1" {
-		t.Fatal("root integration test cannot run: not root (IOTRACE_CI=1 requires it)")
-	}
-	t.Skip("needs root")
-}
-
-// probeMode is the mode under test: IOTRACE_PROBE_MODE, else auto.
-func probeMode(t *testing.T) collector.Mode {
-	v := os.Getenv("IOTRACE_PROBE_MODE")
-	if v == "" {
-		v = "auto"
-	}
-	m, err := collector.ParseMode(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// startTraced starts a gated scenario helper and a collector on it (with
-// per-call events delivered to onCall when it is not nil).
-func startTraced(t *testing.T, onCall ...func(model.CallEvent)) (*scenario.Helper, *collector.Collector) {
-	t.Helper()
-	h, err := scenario.StartHelper(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	opts := collector.Options{Mode: probeMode(t), Pids: []int{h.Pid()}}
+	h := testutils.StartScenario(t)
+	opts := collector.Options{Mode: mode, Pids: []int{h.Pid()}}
 	if len(onCall) > 0 {
 		opts.OnCall = onCall[0]
 	}
@@ -61,63 +29,67 @@ func startTraced(t *testing.T, onCall ...func(model.CallEvent)) (*scenario.Helpe
 		t.Fatalf("starting the collector: %v", err)
 	}
 	t.Cleanup(func() { col.Close() })
-	mode, why := col.Mode()
-	t.Logf("probe mode %s (%s)", mode, why)
+	got, why := col.Mode()
+	t.Logf("probe mode %s (%s)", got, why)
 	return h, col
 }
 
 func TestScenarioExact(t *testing.T) {
-	requireRoot(t)
-	h, col := startTraced(t)
-	res, err := h.Run(30 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := col.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bad := scenario.CheckSnapshot(snap, h.Pid(), res); len(bad) > 0 {
-		t.Errorf("%d figure(s) wrong:\n  %s", len(bad), strings.Join(bad, "\n  "))
-	}
+	testutils.RequireRoot(t)
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		h, col := startTraced(t, mode)
+		res, err := h.Run(30 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, err := col.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bad := scenario.CheckSnapshot(snap, h.Pid(), res); len(bad) > 0 {
+			t.Errorf("%d figure(s) wrong:\n  %s", len(bad), strings.Join(bad, "\n  "))
+		}
+	})
 }
 
 // TestExitIsReported checks that a target's exit reaches the event stream
 // and marks the process exited, with its figures kept.
 func TestExitIsReported(t *testing.T) {
-	requireRoot(t)
-	h, col := startTraced(t)
-	res, err := h.Run(30 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Close()
-	deadline := time.After(10 * time.Second)
-	for done := false; !done; {
-		select {
-		case ev := <-col.Events():
-			done = ev.Kind == collector.EventExit && ev.Pid == h.Pid()
-		case <-deadline:
-			t.Fatal("no exit event within 10s")
+	testutils.RequireRoot(t)
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		h, col := startTraced(t, mode)
+		res, err := h.Run(30 * time.Second)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	snap, err := col.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := snap.Process(h.Pid())
-	if p == nil || !p.Exited {
-		t.Fatalf("process %d not marked exited: %+v", h.Pid(), p)
-	}
-	want := scenario.Expected()[model.Poll].Calls
-	if got := p.Thread(res.Tid).Syscalls[model.Poll].Calls; got != want {
-		t.Errorf("poll calls after exit = %d, want %d", got, want)
-	}
-	// The epoll instances' sizes, read from /proc while the process lived,
-	// outlive it.
-	if e := p.Epoll(res.EpLT); e == nil || e.Registered == nil || *e.Registered != 5 {
-		t.Errorf("LT epoll instance after exit: %+v", e)
-	}
+		h.Close()
+		deadline := time.After(10 * time.Second)
+		for done := false; !done; {
+			select {
+			case ev := <-col.Events():
+				done = ev.Kind == collector.EventExit && ev.Pid == h.Pid()
+			case <-deadline:
+				t.Fatal("no exit event within 10s")
+			}
+		}
+		snap, err := col.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := snap.Process(h.Pid())
+		if p == nil || !p.Exited {
+			t.Fatalf("process %d not marked exited: %+v", h.Pid(), p)
+		}
+		want := scenario.Expected()[model.Poll].Calls
+		if got := p.Thread(res.Tid).Syscalls[model.Poll].Calls; got != want {
+			t.Errorf("poll calls after exit = %d, want %d", got, want)
+		}
+		// The epoll instances' sizes, read from /proc while the process lived,
+		// outlive it.
+		if e := p.Epoll(res.EpLT); e == nil || e.Registered == nil || *e.Registered != 5 {
+			t.Errorf("LT epoll instance after exit: %+v", e)
+		}
+	})
 }
 
 func TestMissingPid(t *testing.T) {
@@ -130,64 +102,66 @@ func TestMissingPid(t *testing.T) {
 // TestScenarioEvents: with per-call events on, the events of the scenario's
 // thread add up to the same exact figures, and none is lost.
 func TestScenarioEvents(t *testing.T) {
-	requireRoot(t)
-	var (
-		mu     sync.Mutex
-		events []model.CallEvent
-	)
-	h, col := startTraced(t, func(e model.CallEvent) {
+	testutils.RequireRoot(t)
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		var (
+			mu     sync.Mutex
+			events []model.CallEvent
+		)
+		h, col := startTraced(t, mode, func(e model.CallEvent) {
+			mu.Lock()
+			events = append(events, e)
+			mu.Unlock()
+		})
+		started := time.Now()
+		res, err := h.Run(30 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, err := col.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		col.Close() // drains the ring buffer
+		if snap.Meta.LostEvents != 0 {
+			t.Fatalf("lost %d: %v", snap.Meta.LostEvents, snap.Meta.Lost)
+		}
 		mu.Lock()
-		events = append(events, e)
-		mu.Unlock()
-	})
-	started := time.Now()
-	res, err := h.Run(30 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := col.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col.Close() // drains the ring buffer
-	if snap.Meta.LostEvents != 0 {
-		t.Fatalf("lost %d: %v", snap.Meta.LostEvents, snap.Meta.Lost)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	got := scenario.StatsFromEvents(events, res.Tid, collector.ErrnoName)
-	var bad []string
-	for sc, want := range scenario.Expected() {
-		bad = append(bad, scenario.Check(sc, got[sc], want)...)
-		// Each event's duration is the kernel's latency: the histograms agree.
-		if k := snap.Process(h.Pid()).Thread(res.Tid).Syscalls[sc]; k != nil && got[sc] != nil && k.Latency != got[sc].Latency {
-			bad = append(bad, sc.String()+": latency from events differs from the kernel's histogram")
-		}
-	}
-	if len(bad) > 0 {
-		t.Errorf("%d figure(s) wrong from events:\n  %s", len(bad), strings.Join(bad, "\n  "))
-	}
-	woken := 0
-	for _, e := range events {
-		if e.Tid != res.Tid {
-			continue
-		}
-		if e.Time.Before(started.Add(-time.Second)) || e.Time.After(time.Now()) {
-			t.Fatalf("event time %v outside the run (%v..now)", e.Time, started)
-		}
-		if (e.Wakeups > 0) != (e.LastWakeup != nil) {
-			t.Errorf("%s: %d wakeups but last_wakeup %v", e.Syscall, e.Wakeups, e.LastWakeup)
-		}
-		if e.LastWakeup != nil {
-			woken++
-			end := e.Time.Add(time.Duration(e.DurationNs))
-			if e.LastWakeup.Before(e.Time) || e.LastWakeup.After(end) {
-				t.Errorf("%s: wakeup at %v outside the call [%v, %v]", e.Syscall, e.LastWakeup, e.Time, end)
+		defer mu.Unlock()
+		got := scenario.StatsFromEvents(events, res.Tid, collector.ErrnoName)
+		var bad []string
+		for sc, want := range scenario.Expected() {
+			bad = append(bad, scenario.Check(sc, got[sc], want)...)
+			// Each event's duration is the kernel's latency: the histograms agree.
+			if k := snap.Process(h.Pid()).Thread(res.Tid).Syscalls[sc]; k != nil && got[sc] != nil && k.Latency != got[sc].Latency {
+				bad = append(bad, sc.String()+": latency from events differs from the kernel's histogram")
 			}
 		}
-	}
-	// poll x3 (woken, timed out, signalled), pselect6 and epoll_pwait.
-	if woken != 5 {
-		t.Errorf("%d calls with a wakeup time, want 5", woken)
-	}
+		if len(bad) > 0 {
+			t.Errorf("%d figure(s) wrong from events:\n  %s", len(bad), strings.Join(bad, "\n  "))
+		}
+		woken := 0
+		for _, e := range events {
+			if e.Tid != res.Tid {
+				continue
+			}
+			if e.Time.Before(started.Add(-time.Second)) || e.Time.After(time.Now()) {
+				t.Fatalf("event time %v outside the run (%v..now)", e.Time, started)
+			}
+			if (e.Wakeups > 0) != (e.LastWakeup != nil) {
+				t.Errorf("%s: %d wakeups but last_wakeup %v", e.Syscall, e.Wakeups, e.LastWakeup)
+			}
+			if e.LastWakeup != nil {
+				woken++
+				end := e.Time.Add(time.Duration(e.DurationNs))
+				if e.LastWakeup.Before(e.Time) || e.LastWakeup.After(end) {
+					t.Errorf("%s: wakeup at %v outside the call [%v, %v]", e.Syscall, e.LastWakeup, e.Time, end)
+				}
+			}
+		}
+		// poll x3 (woken, timed out, signalled), pselect6 and epoll_pwait.
+		if woken != 5 {
+			t.Errorf("%d calls with a wakeup time, want 5", woken)
+		}
+	})
 }

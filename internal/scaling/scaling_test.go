@@ -3,7 +3,6 @@ package scaling
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"io"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iotrace/iotrace/internal/model"
+	"github.com/iotrace/iotrace/internal/testutils"
 	"github.com/iotrace/iotrace/internal/workloads"
 )
 
@@ -302,7 +302,7 @@ func TestBenchPlot(t *testing.T) {
 	if err := WritePlot(&b, r); err != nil {
 		t.Fatal(err)
 	}
-	checkSVG(t, b.Bytes())
+	testutils.CheckSVG(t, b.Bytes())
 	svg := b.String()
 	for _, m := range r.Params.Models {
 		if !strings.Contains(svg, ">"+string(m)+"<") {
@@ -325,31 +325,9 @@ func TestBenchPlot(t *testing.T) {
 	if err := WritePlot(&b, r); err != nil {
 		t.Fatal(err)
 	}
-	checkSVG(t, b.Bytes())
+	testutils.CheckSVG(t, b.Bytes())
 	if !strings.Contains(b.String(), "(no data)") {
 		t.Error("an empty chart does not say so")
-	}
-}
-
-// checkSVG fails unless b is well-formed XML with an <svg> root.
-func checkSVG(t *testing.T, b []byte) {
-	t.Helper()
-	d := xml.NewDecoder(bytes.NewReader(b))
-	root := ""
-	for {
-		tok, err := d.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("not well-formed XML: %v", err)
-		}
-		if se, ok := tok.(xml.StartElement); ok && root == "" {
-			root = se.Name.Local
-		}
-	}
-	if root != "svg" {
-		t.Fatalf("root element %q, want svg", root)
 	}
 }
 

@@ -1,17 +1,17 @@
 package workloads
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/iotrace/iotrace/internal/gate"
 )
 
 // Child-process timing.
@@ -36,16 +36,12 @@ const (
 //
 // A child cannot be reconfigured: stop it and start another.
 type Child struct {
-	cmd   *exec.Cmd
+	c     *gate.Child   // no gate: the first line says it is ready
 	first chan struct{} // closed at the first line
-	done  chan struct{} // closed once the child has exited and its output is read
 
-	mu      sync.Mutex
-	last    Result
-	lines   int
-	partial []byte
-	stderr  bytes.Buffer
-	waitErr error
+	mu    sync.Mutex
+	last  Result
+	lines int
 }
 
 // StartChild starts cfg as "exe workload ..." and returns once the child
@@ -64,41 +60,28 @@ func StartChild(ctx context.Context, exe string, cfg Config) (*Child, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = childStopTimeout
-	c := &Child{cmd: cmd, first: make(chan struct{}), done: make(chan struct{})}
-	cmd.Stdout = (*childStdout)(c)
-	cmd.Stderr = (*childStderr)(c)
-
-	started := make(chan error, 1)
-	go func() {
+	c := &Child{first: make(chan struct{})}
+	var err error
+	c.c, err = gate.Start(cmd, gate.Options{
+		Lines:      c.line,
+		KeepStderr: true, StderrLimit: 64 << 10,
 		// The kernel sends Pdeathsig when the thread that forked the
-		// child ends, not the process: keep this thread, and so the
+		// child ends, not the process: keep that thread, and so the
 		// child, alive until the child exits.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		err := cmd.Wait()
-		c.mu.Lock()
-		c.waitErr = err
-		c.mu.Unlock()
-		close(c.done)
-	}()
-	if err := <-started; err != nil {
+		LockThread: true,
+	})
+	if err != nil {
 		return nil, fmt.Errorf("starting the workload child: %w", err)
 	}
 
 	select {
 	case <-c.first:
 		return c, nil
-	case <-c.done:
+	case <-c.c.Done():
 	case <-time.After(childStartTimeout):
-		cmd.Process.Kill()
-		<-c.done
+		c.c.Kill()
 	}
-	_, err := c.result()
+	_, err = c.result()
 	if err == nil {
 		err = errors.New("it ended without reporting")
 	}
@@ -106,10 +89,10 @@ func StartChild(ctx context.Context, exe string, cfg Config) (*Child, error) {
 }
 
 // Pid is the child's process id.
-func (c *Child) Pid() int { return c.cmd.Process.Pid }
+func (c *Child) Pid() int { return c.c.Pid() }
 
 // Done is closed once the child has exited.
-func (c *Child) Done() <-chan struct{} { return c.done }
+func (c *Child) Done() <-chan struct{} { return c.c.Done() }
 
 // Stats returns the child's latest report, and false if there is none.
 func (c *Child) Stats() (Result, bool) {
@@ -121,43 +104,33 @@ func (c *Child) Stats() (Result, bool) {
 // Stop sends the child SIGTERM (SIGKILL after 5 s), waits for it and
 // returns its final ground truth.
 func (c *Child) Stop() (Result, error) {
-	select {
-	case <-c.done:
-	default:
-		c.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-c.done:
-		case <-time.After(childStopTimeout):
-			c.cmd.Process.Kill()
-			<-c.done
-		}
-	}
+	c.c.Stop(syscall.SIGTERM, childStopTimeout)
 	return c.result()
 }
 
 // Wait waits for the child to end by itself (after Duration or Messages)
 // and returns its final ground truth.
 func (c *Child) Wait() (Result, error) {
-	<-c.done
+	c.c.Wait()
 	return c.result()
 }
 
 // result is the last line the child printed, and the child's failure if it
 // did not exit cleanly, with its last line of stderr.
 func (c *Child) result() (Result, error) {
+	err := c.c.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	err := c.waitErr
-	if ps := c.cmd.ProcessState; ps != nil && ps.Success() && c.lines > 0 {
+	if ps := c.c.Cmd.ProcessState; ps != nil && ps.Success() && c.lines > 0 {
 		// It ended cleanly, maybe on SIGTERM from ctx being done (for
 		// which Wait returns ctx's error).
 		err = nil
 	}
 	if err != nil {
-		if msg := lastLine(c.stderr.String()); msg != "" {
+		if msg := lastLine(c.c.Stderr()); msg != "" {
 			err = fmt.Errorf("%s (%w)", msg, err)
 		}
-		err = fmt.Errorf("workload child %d: %w", c.cmd.Process.Pid, err)
+		err = fmt.Errorf("workload child %d: %w", c.c.Pid(), err)
 	}
 	return c.last, err
 }
@@ -167,40 +140,16 @@ func lastLine(s string) string {
 	return s[strings.LastIndexByte(s, '\n')+1:]
 }
 
-// childStdout takes the child's stdout, a JSON Result per line.
-type childStdout Child
-
-func (w *childStdout) Write(p []byte) (int, error) {
-	c := (*Child)(w)
+// line takes a line of the child's stdout, a JSON Result.
+func (c *Child) line(l string, _ time.Time) {
+	var r Result
+	if json.Unmarshal([]byte(l), &r) != nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.partial = append(c.partial, p...)
-	for {
-		i := bytes.IndexByte(c.partial, '\n')
-		if i < 0 {
-			break
-		}
-		var r Result
-		if json.Unmarshal(c.partial[:i], &r) == nil {
-			c.last = r
-			if c.lines++; c.lines == 1 {
-				close(c.first)
-			}
-		}
-		c.partial = c.partial[i+1:]
+	c.last = r
+	if c.lines++; c.lines == 1 {
+		close(c.first)
 	}
-	return len(p), nil
-}
-
-// childStderr keeps the child's stderr, up to 64 KiB of it.
-type childStderr Child
-
-func (w *childStderr) Write(p []byte) (int, error) {
-	c := (*Child)(w)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if room := 64<<10 - c.stderr.Len(); room > 0 {
-		c.stderr.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
 }

@@ -31,6 +31,9 @@ import (
 var modes = []string{"fentry", "kprobe", "rawtp", "tracepoint"}
 
 func TestProbeMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("root test: skipped with -short")
+	}
 	mode := os.Getenv("IOTRACE_PROBE_MODE")
 	if mode != "" && mode != "auto" {
 		checkMode(t, mode, os.Getenv("IOTRACE_CI") == "1")

@@ -7,6 +7,10 @@
 //
 // Everything runs on one locked OS thread through raw syscalls, so Go's
 // runtime adds nothing to that thread's figures.
+//
+// It is test support: only test code imports it (the collector's
+// integration tests and cmd/iotrace's end-to-end tests), and nothing in it
+// is part of iotrace itself.
 package scenario
 
 import (

@@ -1,17 +1,17 @@
 package scenario
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/iotrace/iotrace/internal/gate"
 	"github.com/iotrace/iotrace/internal/model"
 )
 
@@ -19,38 +19,33 @@ import (
 const HelperEnv = "IOTRACE_SCENARIO_HELPER"
 
 // MaybeHelper is called first thing in a test binary's TestMain. When
-// HelperEnv is "gated" it waits for a byte on stdin, runs the scenario,
-// prints the Result as one JSON line and waits for stdin to close; when it
-// is "now" it runs at once and exits. Otherwise it returns. Only raw reads
-// and writes are used, so Go's netpoller stays out of the traced process.
+// HelperEnv is "gated" it waits at its stdin gate (package gate), runs the
+// scenario, prints the Result as one JSON line and waits for stdin to
+// close; when it is "now" it runs at once and exits. Otherwise it returns.
+// Only raw reads and writes are used, so Go's netpoller stays out of the
+// traced process.
 func MaybeHelper() {
 	mode := os.Getenv(HelperEnv)
 	if mode == "" {
 		return
 	}
-	var b [1]byte
 	if mode == "gated" {
-		if n, _ := unix.Read(0, b[:]); n != 1 {
+		if gate.Await(0) != nil {
 			os.Exit(3)
 		}
 	}
 	out, _ := json.Marshal(Run())
 	unix.Write(1, append(out, '\n'))
 	if mode == "gated" {
-		for {
-			if n, err := unix.Read(0, b[:]); n <= 0 && err != unix.EINTR {
-				break
-			}
-		}
+		gate.AwaitClose(0)
 	}
 	os.Exit(0)
 }
 
-// Helper is a scenario helper process waiting for its go.
+// Helper is a scenario helper process waiting at its gate.
 type Helper struct {
-	Cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Reader
+	child *gate.Child
+	lines chan string
 }
 
 // StartHelper starts exe (a test binary whose TestMain calls MaybeHelper)
@@ -59,43 +54,38 @@ func StartHelper(exe string) (*Helper, error) {
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), HelperEnv+"=gated")
 	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	h := &Helper{lines: make(chan string, 1)}
+	c, err := gate.Start(cmd, gate.Options{Gate: gate.Stdin, Lines: func(l string, _ time.Time) {
+		select {
+		case h.lines <- l:
+		default: // only the first line is the result
+		}
+	}})
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	return &Helper{Cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}, nil
+	h.child = c
+	return h, nil
 }
 
 // Pid is the helper's process id.
-func (h *Helper) Pid() int { return h.Cmd.Process.Pid }
+func (h *Helper) Pid() int { return h.child.Pid() }
 
 // Run releases the helper and returns the scenario's result.
 func (h *Helper) Run(timeout time.Duration) (Result, error) {
-	if _, err := h.stdin.Write([]byte{'g'}); err != nil {
+	if err := h.child.Release(); err != nil {
 		return Result{}, err
 	}
-	type line struct {
-		s   string
-		err error
-	}
-	ch := make(chan line, 1)
-	go func() {
-		s, err := h.out.ReadString('\n')
-		ch <- line{s, err}
-	}()
 	select {
-	case l := <-ch:
-		if l.err != nil {
-			return Result{}, fmt.Errorf("reading the scenario result: %w", l.err)
+	case l := <-h.lines:
+		return ParseResult(l)
+	case <-h.child.Done():
+		select {
+		case l := <-h.lines:
+			return ParseResult(l)
+		default:
 		}
-		return ParseResult(l.s)
+		return Result{}, fmt.Errorf("reading the scenario result: the helper exited (%v)", h.child.Wait())
 	case <-time.After(timeout):
 		return Result{}, fmt.Errorf("scenario did not finish within %s", timeout)
 	}
@@ -114,10 +104,27 @@ func ParseResult(s string) (Result, error) {
 	return res, nil
 }
 
+// FindResult finds the helper's result line, {"tid":...}, in the output of
+// a command that ran the scenario (the last such line) and decodes it with
+// ParseResult; ok is false when there is none.
+func FindResult(out string) (res Result, ok bool, err error) {
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, `{"tid"`) {
+			line, ok = l, true
+		}
+	}
+	if !ok {
+		return Result{}, false, nil
+	}
+	res, err = ParseResult(line)
+	return res, true, err
+}
+
 // Close lets the helper exit and waits for it.
 func (h *Helper) Close() {
-	h.stdin.Close()
-	h.Cmd.Wait()
+	h.child.CloseGate()
+	h.child.Wait()
 }
 
 // CheckSnapshot compares everything a snapshot says about the scenario's
