@@ -182,15 +182,11 @@ func TestBadInput(t *testing.T) {
 func TestForcedModeRefused(t *testing.T) {
 	testutils.RequireRoot(t)
 	bin := testutils.IotraceBin(t)
-	probes, err := exec.Command(bin, "probes").Output()
-	if err != nil {
-		t.Fatalf("iotrace probes: %v", err)
-	}
+	probes := testutils.Probes(t, bin)
 	refused := ""
-	for _, l := range strings.Split(string(probes), "\n") {
-		f := strings.Fields(l)
-		if len(f) >= 2 && (f[0] == "fentry" || f[0] == "kprobe") && f[1] == "no" {
-			refused = f[0]
+	for _, m := range []string{"fentry", "kprobe"} {
+		if p, ok := probes[m]; ok && !p.OK {
+			refused = m
 			break
 		}
 	}

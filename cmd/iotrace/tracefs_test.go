@@ -19,18 +19,10 @@ import (
 func TestAutoModeWithoutTracefs(t *testing.T) {
 	testutils.RequireRoot(t)
 	bin := testutils.IotraceBin(t)
-	probes, err := exec.Command(bin, "probes").Output()
-	if err != nil {
-		t.Fatalf("iotrace probes: %v", err)
-	}
-	want := ""
-	for _, l := range strings.Split(string(probes), "\n") {
-		if f := strings.Fields(l); len(f) >= 3 && f[0] == "auto" && f[1] == "yes" {
-			want = f[2]
-		}
-	}
-	if want == "" {
-		t.Fatalf("iotrace probes names no auto mode:\n%s", probes)
+	auto := testutils.Probes(t, bin)["auto"]
+	want, _, _ := strings.Cut(auto.Detail, " ")
+	if !auto.OK || want == "" {
+		t.Fatalf("iotrace probes names no auto mode: %+v", auto)
 	}
 	out := filepath.Join(t.TempDir(), "t.json")
 	script := `umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug/tracing 2>/dev/null

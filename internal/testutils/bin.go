@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -46,4 +47,29 @@ func removeBin() {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+}
+
+// Probe is one line of `iotrace probes`: whether the capability is there,
+// and the rest of the line (the reason, or auto's choice).
+type Probe struct {
+	OK     bool
+	Detail string
+}
+
+// Probes runs `bin probes` and returns its lines by capability name.
+func Probes(t testing.TB, bin string) map[string]Probe {
+	t.Helper()
+	out, err := exec.Command(bin, "probes").Output()
+	if err != nil {
+		t.Fatalf("iotrace probes: %v", err)
+	}
+	m := map[string]Probe{}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		m[f[0]] = Probe{OK: f[1] == "yes", Detail: strings.Join(f[2:], " ")}
+	}
+	return m
 }
