@@ -1,5 +1,5 @@
 // Command iotrace measures how Linux processes wait for I/O with select,
-// poll and epoll, exactly, using eBPF.
+// poll and epoll, using eBPF.
 package main
 
 import (
@@ -52,12 +52,14 @@ func newRootCmd() *cobra.Command {
 	var o traceOptions
 	cmd := &cobra.Command{
 		Use:   "iotrace [flags] [-- COMMAND [ARGS...]]",
-		Short: "Measure how processes use select, poll and epoll, exactly, with eBPF",
+		Short: "Measure how processes use select, poll and epoll, with eBPF",
 		Long: `iotrace traces select, pselect6, poll, ppoll, epoll_wait, epoll_pwait,
-epoll_pwait2 and epoll_ctl in the processes you name, and reports exact
-per-thread figures: calls, fds watched, per-fd readiness checks, bytes copied
-between user and kernel, wakeups, time blocked, latency, and epoll ready-list
-lengths. See docs/metrics.md for what each figure means.
+epoll_pwait2 and epoll_ctl in the processes you name, and reports per-thread
+figures: calls, fds watched, per-fd readiness checks, bytes copied between
+user and kernel, wakeups, time blocked, latency, and epoll ready-list lengths.
+Each is observed, computed from the call's arguments, or estimated by a model
+(marked ~; in this version the readiness checks are estimated). See
+docs/metrics.md for what each figure means and how it is obtained.
 
 Targets: --pid, --comm, --all, or a command after "--" (its children are
 followed). With no target, iotrace runs its built-in select, poll and epoll

@@ -45,7 +45,7 @@ efficiency, bytes copied, wakeups, latency). --json prints them as JSON.`,
 			if cols := report.ModelColumns(snap); len(cols) > 0 {
 				fmt.Fprintln(out)
 				fmt.Fprintln(out, "per process and model, over the whole run:")
-				return report.Comparison(out, cols)
+				return report.Comparison(out, cols, &snap.Meta)
 			}
 			return nil
 		},
@@ -60,6 +60,8 @@ type reportJSON struct {
 	Meta      model.Meta         `json:"meta"`
 	Models    []reportModelJSON  `json:"models"`
 	Totals    map[string]figJSON `json:"totals"`
+	// TotalsProvenance is the provenance of each model's figures in Totals.
+	TotalsProvenance map[string]map[string]model.Provenance `json:"totals_provenance"`
 }
 
 type reportModelJSON struct {
@@ -67,6 +69,9 @@ type reportModelJSON struct {
 	Comm    string  `json:"comm"`
 	Model   string  `json:"model"`
 	Figures figJSON `json:"figures"`
+	// Provenance says, per figure, whether it is observed, from arguments
+	// or estimated.
+	Provenance map[string]model.Provenance `json:"provenance"`
 }
 
 type figJSON = model.Figures
@@ -79,12 +84,15 @@ func writeReportJSON(w interface{ Write([]byte) (int, error) }, name string, rec
 		fams := p.Syscalls.ByFamily()
 		for _, f := range model.Families {
 			if st := fams[f]; st != nil && st.Calls > 0 {
-				r.Models = append(r.Models, reportModelJSON{Pid: p.Pid, Comm: p.Comm, Model: string(f), Figures: model.Derive(st, dur)})
+				r.Models = append(r.Models, reportModelJSON{Pid: p.Pid, Comm: p.Comm, Model: string(f), Figures: model.Derive(st, dur),
+					Provenance: snap.Meta.FigureProvenances(f)})
 			}
 		}
 	}
+	r.TotalsProvenance = map[string]map[string]model.Provenance{}
 	for f, fig := range report.FamilyColumns(snap) {
 		r.Totals[string(f)] = fig
+		r.TotalsProvenance[string(f)] = snap.Meta.FigureProvenances(f)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", " ")

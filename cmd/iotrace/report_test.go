@@ -41,8 +41,9 @@ func TestReportJSON(t *testing.T) {
 			}
 			var r struct {
 				Models []struct {
-					Model   string        `json:"model"`
-					Figures model.Figures `json:"figures"`
+					Model      string                      `json:"model"`
+					Figures    model.Figures               `json:"figures"`
+					Provenance map[string]model.Provenance `json:"provenance"`
 				} `json:"models"`
 			}
 			if err := json.Unmarshal(out, &r); err != nil {
@@ -51,6 +52,10 @@ func TestReportJSON(t *testing.T) {
 			got := map[string]model.Figures{}
 			for _, m := range r.Models {
 				got[m.Model] = m.Figures
+				// The checks are estimated in this version, the calls observed.
+				if m.Provenance["fd_polls_per_call"] != model.Estimated || m.Provenance["calls_per_sec"] != model.Observed {
+					t.Errorf("%s: provenance %v", m.Model, m.Provenance)
+				}
 			}
 			// poll family = poll + ppoll of the scenario's one thread.
 			poll, ppoll := exp[model.Poll], exp[model.Ppoll]
@@ -90,6 +95,12 @@ func TestReportTextAndDiff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if p := rec.Meta.Provenance["fd_polls"][model.FamilyPoll]; p.Provenance != model.Estimated || p.Estimate == "" {
+		t.Errorf("meta.provenance of fd_polls for poll: %+v", p)
+	}
+	if !strings.Contains(string(out), "~ estimated by a model") {
+		t.Errorf("report does not mark its estimates:\n%s", out)
+	}
 	if len(rec.Events) == 0 || rec.Meta.Events == nil || rec.Meta.Events.Recorded != uint64(len(rec.Events)) {
 		t.Errorf("--events: %d events, meta %+v", len(rec.Events), rec.Meta.Events)
 	}
@@ -100,7 +111,7 @@ func TestReportTextAndDiff(t *testing.T) {
 	_, table, _ := strings.Cut(string(out), "\n\n") // after the two header lines
 	for _, l := range strings.Split(table, "\n") {
 		f := strings.Fields(l)
-		if len(f) > 2 && !strings.Contains(l, " A: ") && f[len(f)-1] != "=" && !strings.HasSuffix(l, "-") {
+		if len(f) > 2 && !strings.Contains(l, " A: ") && f[len(f)-1] != "=" && !strings.HasSuffix(l, "-") && !strings.HasPrefix(l, "~") {
 			t.Errorf("diff of a run with itself shows a change: %q", l)
 		}
 	}

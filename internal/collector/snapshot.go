@@ -219,6 +219,7 @@ func (c *Collector) meta() model.Meta {
 		Started:     c.started,
 		Unavailable: map[string]string{},
 		Lost:        map[string]uint64{},
+		Provenance:  model.SourcesFor(string(c.mode)),
 	}
 	for k, v := range c.unavailable {
 		m.Unavailable[k] = v

@@ -156,6 +156,9 @@ type Figure struct {
 	// Epoll marks a figure that applies to the epoll model only.
 	Epoll bool
 	Where View
+	// Inputs are the per-syscall counters (Counters' keys) the figure is
+	// computed from: its provenance is the weakest of theirs.
+	Inputs []string
 	// value reads the figure; it is called only for a set with calls.
 	value func(f *Figures) (float64, Availability)
 }
@@ -174,6 +177,13 @@ func (g *Figure) Value(f *Figures, fam Family) (float64, Availability) {
 		return 0, NotApplicable
 	}
 	return g.value(f)
+}
+
+// SortValue is the figure's value for ordering rows, whether or not it
+// applies (0 where it has none).
+func (g *Figure) SortValue(f *Figures) float64 {
+	v, _ := g.value(f)
+	return v
 }
 
 // Format prints the figure in style s, as Value reads it: "-" where it
@@ -219,15 +229,25 @@ func FiguresIn(v View) []*Figure {
 	return out
 }
 
+// FigureByKey returns the figure with the given JSON key, or nil.
+func FigureByKey(key string) *Figure {
+	for i := range FigureTable {
+		if FigureTable[i].Key == key {
+			return &FigureTable[i]
+		}
+	}
+	return nil
+}
+
 // FigureTable lists the comparison figures in display order.
 var FigureTable = []Figure{
-	{Key: "calls", Label: "calls", Unit: UnitCount, Where: InText,
+	{Key: "calls", Inputs: []string{"calls"}, Label: "calls", Unit: UnitCount, Where: InText,
 		Meaning: "completed waiting calls in the period",
 		value:   func(f *Figures) (float64, Availability) { return ok(float64(f.Calls)) }},
-	{Key: "calls_per_sec", Label: "calls/s", Unit: UnitCount, Rate: true, Where: InAll,
+	{Key: "calls_per_sec", Inputs: []string{"calls"}, Label: "calls/s", Unit: UnitCount, Rate: true, Where: InAll,
 		Meaning: "completed waiting calls per second",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.CallsPerSec) }},
-	{Key: "fds_per_call", Label: "fds watched/call", Short: "fds/call", Unit: UnitRatio, Where: InAll,
+	{Key: "fds_per_call", Inputs: []string{"fds_watched", "calls"}, Label: "fds watched/call", Short: "fds/call", Unit: UnitRatio, Where: InAll,
 		Meaning: "mean size of the set of fds a call asked about (epoll: the interest list)",
 		value: func(f *Figures) (float64, Availability) {
 			if !f.FdsKnown {
@@ -235,13 +255,13 @@ var FigureTable = []Figure{
 			}
 			return ok(f.FdsPerCall)
 		}},
-	{Key: "fd_polls_per_call", Label: "fd_polls/call", Unit: UnitRatio, Where: InAll,
+	{Key: "fd_polls_per_call", Inputs: []string{"fd_polls", "calls"}, Label: "fd_polls/call", Unit: UnitRatio, Where: InAll,
 		Meaning: "per-fd readiness checks the kernel made per call",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.FdPollsPerCall) }},
-	{Key: "ready_per_call", Label: "ready/call", Unit: UnitRatio, Where: InAll,
+	{Key: "ready_per_call", Inputs: []string{"ready", "calls"}, Label: "ready/call", Unit: UnitRatio, Where: InAll,
 		Meaning: "ready fds (events) a call returned, on average",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.ReadyPerCall) }},
-	{Key: "efficiency", Label: "efficiency", Detail: "ready/fd_polls", Unit: UnitPercent, Where: InAll,
+	{Key: "efficiency", Inputs: []string{"ready", "fd_polls"}, Label: "efficiency", Detail: "ready/fd_polls", Unit: UnitPercent, Where: InAll,
 		Meaning: "share of readiness checks that found something",
 		value: func(f *Figures) (float64, Availability) {
 			if !f.HasEfficiency {
@@ -249,31 +269,31 @@ var FigureTable = []Figure{
 			}
 			return ok(f.Efficiency)
 		}},
-	{Key: "bytes_per_sec", Label: "bytes copied/s", Short: "bytes/s", Unit: UnitBytes, Rate: true, Where: InAll,
+	{Key: "bytes_per_sec", Inputs: []string{"bytes_in", "bytes_out"}, Label: "bytes copied/s", Short: "bytes/s", Unit: UnitBytes, Rate: true, Where: InAll,
 		Meaning: "bytes of fd sets, pollfds and events copied between user and kernel per second",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.BytesPerSec) }},
-	{Key: "bytes_per_call", Label: "bytes copied/call", Short: "bytes/call", Unit: UnitBytes, Where: InAll,
+	{Key: "bytes_per_call", Inputs: []string{"bytes_in", "bytes_out", "calls"}, Label: "bytes copied/call", Short: "bytes/call", Unit: UnitBytes, Where: InAll,
 		Meaning: "bytes of fd sets, pollfds and events copied between user and kernel per call",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.BytesPerCall) }},
-	{Key: "wakeups_per_call", Label: "wakeups/call", Unit: UnitRatio, Where: InAll,
+	{Key: "wakeups_per_call", Inputs: []string{"wakeups", "calls"}, Label: "wakeups/call", Unit: UnitRatio, Where: InAll,
 		Meaning: "times a call's thread was woken while it waited",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.WakeupsPerCall) }},
-	{Key: "sleeps_per_call", Label: "sleeps/call", Unit: UnitRatio, Where: InAll,
+	{Key: "sleeps_per_call", Inputs: []string{"sleeps", "calls"}, Label: "sleeps/call", Unit: UnitRatio, Where: InAll,
 		Meaning: "times a call's thread went to sleep voluntarily",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.SleepsPerCall) }},
-	{Key: "blocked_fraction", Label: "blocked", Unit: UnitPercent, Rate: true, Where: InDetail,
+	{Key: "blocked_fraction", Inputs: []string{"blocked_ns"}, Label: "blocked", Unit: UnitPercent, Rate: true, Where: InDetail,
 		Meaning: "time the threads spent off CPU inside calls, as a share of the period, summed over threads (above 100% with several)",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.BlockedFrac) }},
-	{Key: "epoll_ctl_per_sec", Label: "epoll_ctl/s", Unit: UnitCount, Rate: true, Where: InDetail,
+	{Key: "epoll_ctl_per_sec", Inputs: []string{"calls"}, Label: "epoll_ctl/s", Unit: UnitCount, Rate: true, Where: InDetail,
 		Meaning: "epoll_ctl calls per second",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.CtlPerSec) }},
-	{Key: "latency_p50_ns", Label: "latency p50 <=", Unit: UnitDuration, Where: InText | InDashboard,
+	{Key: "latency_p50_ns", Inputs: []string{"latency_ns"}, Label: "latency p50 <=", Unit: UnitDuration, Where: InText | InDashboard,
 		Meaning: "upper bound of the median call duration (log2 histogram bucket)",
 		value:   func(f *Figures) (float64, Availability) { return ok(float64(f.P50)) }},
-	{Key: "latency_p99_ns", Label: "latency p99 <=", Unit: UnitDuration, Where: InText | InDashboard,
+	{Key: "latency_p99_ns", Inputs: []string{"latency_ns"}, Label: "latency p99 <=", Unit: UnitDuration, Where: InText | InDashboard,
 		Meaning: "upper bound of the 99th percentile call duration (log2 histogram bucket)",
 		value:   func(f *Figures) (float64, Availability) { return ok(float64(f.P99)) }},
-	{Key: "ready_list_at_entry_per_call", Label: "ready list/call", Detail: "epoll", Unit: UnitRatio, Epoll: true, Where: InText | InDashboard,
+	{Key: "ready_list_at_entry_per_call", Inputs: []string{"ready_list_at_entry", "calls"}, Label: "ready list/call", Detail: "epoll", Unit: UnitRatio, Epoll: true, Where: InText | InDashboard,
 		Meaning: "mean length of the epoll ready list at entry, over successful calls",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.ReadyListPerCall) }},
 	{Label: "ep_poll_callbacks/s", Unit: UnitCount, Rate: true, Epoll: true, Where: InDashboard,

@@ -338,10 +338,13 @@ type Meta struct {
 	LostEvents  uint64            `json:"lost_events"`
 	Lost        map[string]uint64 `json:"lost,omitempty"`
 	Unavailable map[string]string `json:"unavailable"`
-	Command     []string          `json:"command,omitempty"`
-	ExitStatus  *int              `json:"exit_status,omitempty"`
-	Interval    Duration          `json:"interval_ns,omitempty"`
-	Events      *EventsInfo       `json:"events,omitempty"`
+	// Provenance says, per counter and model, whether it was observed,
+	// computed from arguments or estimated (and by which model).
+	Provenance Sources     `json:"provenance,omitempty"`
+	Command    []string    `json:"command,omitempty"`
+	ExitStatus *int        `json:"exit_status,omitempty"`
+	Interval   Duration    `json:"interval_ns,omitempty"`
+	Events     *EventsInfo `json:"events,omitempty"`
 }
 
 // EventsInfo says how many per-call events a trace holds.

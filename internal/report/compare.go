@@ -27,22 +27,51 @@ func label(g *model.Figure) string {
 	return g.Label
 }
 
-// Comparison writes the columns side by side, one figure per row.
-func Comparison(w io.Writer, cols []Column) error {
+// Comparison writes the columns side by side, one figure per row, as
+// recorded in a run described by meta: an estimated value is marked "~"
+// and a last line says by which model.
+func Comparison(w io.Writer, cols []Column, meta *model.Meta) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	titles := make([]string, len(cols))
 	for i, c := range cols {
 		titles[i] = c.Title
 	}
 	fmt.Fprintf(tw, "\t%s\t\n", strings.Join(titles, "\t"))
-	for _, g := range model.FiguresIn(model.InText) {
+	figs := model.FiguresIn(model.InText)
+	var fams []model.Family
+	for _, g := range figs {
 		cells := make([]string, len(cols))
 		for i := range cols {
-			cells[i], _, _ = g.Format(&cols[i].Fig, cols[i].Family, format.FixedStyle)
+			cells[i], _, _ = meta.FigureText(g, &cols[i].Fig, cols[i].Family, format.FixedStyle)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t\n", label(g), strings.Join(cells, "\t"))
 	}
-	return tw.Flush()
+	for _, c := range cols {
+		fams = append(fams, c.Family)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return estimateNote(w, meta, model.InputsOf(figs), fams)
+}
+
+// estimateNote writes the line that explains the "~" marks, if any.
+func estimateNote(w io.Writer, meta *model.Meta, keys []string, fams []model.Family) error {
+	seen := map[model.Family]bool{}
+	var uniq []model.Family
+	for _, f := range model.Families {
+		for _, g := range fams {
+			if g == f && !seen[f] {
+				seen[f] = true
+				uniq = append(uniq, f)
+			}
+		}
+	}
+	if note := meta.EstimateNote(keys, uniq); note != "" {
+		_, err := io.WriteString(w, note)
+		return err
+	}
+	return nil
 }
 
 // ModelColumns returns one column per (process, model family) with calls,
@@ -96,8 +125,8 @@ func Diff(w io.Writer, nameA, nameB string, a, b map[model.Family]model.Figures)
 			if g.Epoll && f != model.FamilyEpoll {
 				continue // another model's figure: no row in this model's section
 			}
-			ca, va, oka := g.Format(&fa, f, format.FixedStyle)
-			cb, vb, okb := g.Format(&fb, f, format.FixedStyle)
+			ca, va, oka := (*model.Meta)(nil).FigureText(g, &fa, f, format.FixedStyle)
+			cb, vb, okb := (*model.Meta)(nil).FigureText(g, &fb, f, format.FixedStyle)
 			ch := ""
 			if oka && okb {
 				ch = format.FixedChange(va, vb)
@@ -108,7 +137,10 @@ func Diff(w io.Writer, nameA, nameB string, a, b map[model.Family]model.Figures)
 	if len(order) == 0 {
 		fmt.Fprintln(tw, "neither trace has select, poll or epoll waits")
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return estimateNote(w, nil, model.InputsOf(model.FiguresIn(model.InText)), order)
 }
 
 // Header describes a recording in one line.

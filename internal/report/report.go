@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -57,19 +58,32 @@ var header = []string{
 	"BYTES_IN", "BYTES_OUT", "SLEEPS", "WAKEUPS", "BLOCKED", "AVG", "P50<=", "P99<=", "MAX",
 }
 
-// Table writes rows as an aligned table.
-func Table(w io.Writer, rows []Row) error {
+// Table writes rows as an aligned table, as recorded in a run described by
+// meta: estimated counts are marked "~" and a last line says by which
+// model.
+func Table(w io.Writer, rows []Row, meta *model.Meta) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.Join(header, "\t")+"\t")
+	var fams []model.Family
 	for _, r := range rows {
 		s := r.Stats
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n",
-			r.Pid, r.Comm, r.Syscall, s.Calls, s.Errors, s.Timeouts, s.Ready, FdsPerCall(s), s.FdPolls,
+		fam := r.Syscall.Family()
+		fams = append(fams, fam)
+		fds := FdsPerCall(s)
+		if fds != "n/a" && s.Calls > 0 {
+			fds = meta.Source("fds_watched", fam).Provenance.Mark() + fds
+		}
+		polls := meta.Source("fd_polls", fam).Provenance.Mark() + strconv.FormatUint(s.FdPolls, 10)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n",
+			r.Pid, r.Comm, r.Syscall, s.Calls, s.Errors, s.Timeouts, s.Ready, fds, polls,
 			s.BytesIn, s.BytesOut, s.Sleeps, s.Wakeups, format.FixedDuration(s.BlockedNs),
 			format.FixedDuration(uint64(s.Latency.Mean())), format.FixedDuration(s.Latency.Quantile(0.5)),
 			format.FixedDuration(s.Latency.Quantile(0.99)), format.FixedDuration(s.Latency.Max))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return estimateNote(w, meta, []string{"fds_watched", "fd_polls"}, fams)
 }
 
 // FdsPerCall is the mean number of watched fds per call (over the calls
@@ -93,7 +107,7 @@ func Interval(w io.Writer, cur, prev *model.Snapshot, now time.Time, dt time.Dur
 		_, err := fmt.Fprintln(w, "  (no select/poll/epoll calls)")
 		return err
 	}
-	return Table(w, rows)
+	return Table(w, rows, &cur.Meta)
 }
 
 // Summary writes the totals of a run, the epoll instances and what this
@@ -108,7 +122,7 @@ func Summary(w io.Writer, s *model.Snapshot) error {
 	if len(m.Command) > 0 && m.ExitStatus != nil {
 		fmt.Fprintf(w, "command %q exited with status %d\n", strings.Join(m.Command, " "), *m.ExitStatus)
 	}
-	if err := Table(w, Rows(s, nil)); err != nil {
+	if err := Table(w, Rows(s, nil), &s.Meta); err != nil {
 		return err
 	}
 	for _, p := range s.Processes {

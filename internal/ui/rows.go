@@ -33,20 +33,30 @@ func familiesText(fs []model.Family) string {
 	return strings.Join(parts, "+")
 }
 
-// rate shows a figure only once there is an interval.
-func rate(interval bool, v float64, f func(float64) string) string {
-	if !interval {
-		return "-"
+// rowFamily is the row's model, or "" when it uses several (or none).
+func rowFamily(r *Row) model.Family {
+	if len(r.Families) == 1 {
+		return r.Families[0]
 	}
-	return f(v)
+	return ""
 }
 
-// perCall shows a per-call figure only when the interval has calls.
-func perCall(r *Row, interval bool, v float64, f func(float64) string) string {
-	if !interval || r.Fig.Calls == 0 {
-		return "-"
+// figureColumn is a process-table column showing one figure of the figure
+// table, printed and marked as the comparison prints it, sorted by value.
+func figureColumn(title, key string) procColumn {
+	g := model.FigureByKey(key)
+	if g == nil {
+		panic("ui: no figure " + key) // a typo in procColumns, caught by every test
 	}
-	return f(v)
+	return procColumn{title: title, desc: true,
+		cell: func(r *Row, iv bool) string {
+			if !iv {
+				return "-"
+			}
+			text, _, _ := r.Meta.FigureText(g, &r.Fig, rowFamily(r), format.CompactStyle)
+			return text
+		},
+		value: func(r *Row) float64 { return g.SortValue(&r.Fig) }}
 }
 
 var procColumns = []procColumn{
@@ -59,34 +69,13 @@ var procColumns = []procColumn{
 	{title: "MODEL", left: true,
 		cell: func(r *Row, _ bool) string { return familiesText(r.Families) },
 		text: func(r *Row) string { return familiesText(r.Families) }},
-	{title: "CALLS/s", desc: true,
-		cell:  func(r *Row, iv bool) string { return rate(iv, r.Fig.CallsPerSec, format.Compact) },
-		value: func(r *Row) float64 { return r.Fig.CallsPerSec }},
-	{title: "FDS/CALL", desc: true,
-		cell: func(r *Row, iv bool) string {
-			if iv && r.Fig.Calls > 0 && !r.Fig.FdsKnown {
-				return "n/a"
-			}
-			return perCall(r, iv, r.Fig.FdsPerCall, format.Compact)
-		},
-		value: func(r *Row) float64 { return r.Fig.FdsPerCall }},
-	{title: "POLLS/CALL", desc: true,
-		cell:  func(r *Row, iv bool) string { return perCall(r, iv, r.Fig.FdPollsPerCall, format.Compact) },
-		value: func(r *Row) float64 { return r.Fig.FdPollsPerCall }},
-	{title: "BYTES/s", desc: true,
-		cell:  func(r *Row, iv bool) string { return rate(iv, r.Fig.BytesPerSec, format.Bytes) },
-		value: func(r *Row) float64 { return r.Fig.BytesPerSec }},
-	{title: "P99", desc: true,
-		cell: func(r *Row, iv bool) string {
-			return perCall(r, iv, float64(r.Fig.P99), func(v float64) string { return format.Duration(uint64(v)) })
-		},
-		value: func(r *Row) float64 { return float64(r.Fig.P99) }},
-	{title: "WAKE/CALL", desc: true,
-		cell:  func(r *Row, iv bool) string { return perCall(r, iv, r.Fig.WakeupsPerCall, format.Compact) },
-		value: func(r *Row) float64 { return r.Fig.WakeupsPerCall }},
-	{title: "READY/CALL", desc: true,
-		cell:  func(r *Row, iv bool) string { return perCall(r, iv, r.Fig.ReadyPerCall, format.Compact) },
-		value: func(r *Row) float64 { return r.Fig.ReadyPerCall }},
+	figureColumn("CALLS/s", "calls_per_sec"),
+	figureColumn("FDS/CALL", "fds_per_call"),
+	figureColumn("POLLS/CALL", "fd_polls_per_call"),
+	figureColumn("BYTES/s", "bytes_per_sec"),
+	figureColumn("P99", "latency_p99_ns"),
+	figureColumn("WAKE/CALL", "wakeups_per_call"),
+	figureColumn("READY/CALL", "ready_per_call"),
 	{title: "CALLS", desc: true,
 		cell:  func(r *Row, _ bool) string { return format.Compact(float64(r.TotalCalls)) },
 		value: func(r *Row) float64 { return float64(r.TotalCalls) }},

@@ -59,6 +59,9 @@ type Row struct {
 	Threads []*Row
 	// Epoll instances of a process row.
 	Epoll []EpollRow
+	// Meta describes the run the row was recorded in (provenance of its
+	// figures included).
+	Meta *model.Meta
 	// threadMatch marks a filtered copy listed only for some of its threads.
 	threadMatch bool
 }
@@ -116,6 +119,8 @@ type Column struct {
 	Demo      bool
 	Truth     TruthRates
 	Status    string
+	// Meta describes the run (provenance of the figures included).
+	Meta *model.Meta
 }
 
 // State is the dashboard's model: it takes successive samples and computes
@@ -229,7 +234,7 @@ func (s *State) buildRows() {
 		prevSnap = s.prev.Snapshot
 	}
 	for _, p := range s.cur.Snapshot.Processes {
-		r := &Row{Key: RowKey{Pid: p.Pid}, Comm: p.Comm, Exited: p.Exited, Cum: p.Syscalls}
+		r := &Row{Key: RowKey{Pid: p.Pid}, Comm: p.Comm, Exited: p.Exited, Cum: p.Syscalls, Meta: &s.cur.Snapshot.Meta}
 		var pp *model.Process
 		if prevSnap != nil {
 			pp = prevSnap.Process(p.Pid)
@@ -241,7 +246,7 @@ func (s *State) buildRows() {
 			return pp.Syscalls
 		}())
 		for _, t := range p.Threads {
-			tr := &Row{Key: RowKey{Pid: p.Pid, Tid: t.Tid}, Comm: t.Comm, Exited: p.Exited, Cum: t.Syscalls}
+			tr := &Row{Key: RowKey{Pid: p.Pid, Tid: t.Tid}, Comm: t.Comm, Exited: p.Exited, Cum: t.Syscalls, Meta: &s.cur.Snapshot.Meta}
 			var prevT model.SyscallStats
 			if pp != nil {
 				if pt := pp.Thread(t.Tid); pt != nil {
@@ -404,7 +409,7 @@ func (s *State) demoColumns() []Column {
 	cols := make([]Column, 0, len(s.cur.Demo))
 	for _, m := range s.cur.Demo {
 		fam, known := FamilyOf(m.Name)
-		c := Column{Name: m.Name, Pid: m.Pid, Family: fam, Demo: true, Status: m.Status}
+		c := Column{Name: m.Name, Pid: m.Pid, Family: fam, Demo: true, Status: m.Status, Meta: &s.cur.Snapshot.Meta}
 		c.Fig = ComputeFigures(nil, s.dt)
 		proc := s.byKey[RowKey{Pid: m.Pid}]
 		r := proc
@@ -469,7 +474,7 @@ func (s *State) processColumns() []Column {
 			if st == nil || st.Calls == 0 {
 				continue
 			}
-			c := Column{Name: r.Comm, Pid: r.Key.Pid, Family: fam, Fig: ComputeFigures(st, s.dt)}
+			c := Column{Name: r.Comm, Pid: r.Key.Pid, Family: fam, Fig: ComputeFigures(st, s.dt), Meta: &s.cur.Snapshot.Meta}
 			c.setCallbacks(s.callbacks(r, fam))
 			cols = append(cols, c)
 		}

@@ -356,7 +356,7 @@ func figureCell(g *model.Figure, c *Column, iv bool) string {
 	if !iv {
 		return "-"
 	}
-	text, _, _ := g.Format(&c.Fig, c.Family, format.CompactStyle)
+	text, _, _ := c.Meta.FigureText(g, &c.Fig, c.Family, format.CompactStyle)
 	return text
 }
 
@@ -448,12 +448,23 @@ func (d *Dashboard) renderComparison() (int, int) {
 	case len(cols) == 0:
 		notes = append(notes, colDim+"no select/poll/epoll calls in the last interval"+colEnd)
 	}
+	estimated := false
+	if len(cols) > 0 {
+		var fams []model.Family
+		for _, c := range cols {
+			fams = append(fams, c.Family)
+		}
+		estimated = len(cols[0].Meta.EstimatedCounters(model.InputsOf(model.FiguresIn(model.InDashboard)), fams)) > 0
+	}
 	d.w.notes.SetText(strings.Join(notes, "\n"))
 	d.w.compView.ResizeItem(d.w.notes, len(notes), 0)
 
 	title := " Comparison "
 	if iv {
 		title = fmt.Sprintf(" Comparison, last %s ", roundInterval(d.st.Interval()))
+	}
+	if estimated {
+		title += "(~ estimated) " // which figures and by what model: the help
 	}
 	if withDemo {
 		title += "─ demo " + ParamsText(d.ui.params) + " "
@@ -586,7 +597,7 @@ func (d *Dashboard) renderDetail(width int) {
 	if iv && f.Calls > 0 {
 		var grid [][2]string
 		for _, g := range model.FiguresIn(model.InDetail) {
-			text, _, _ := g.Format(&f, "", format.CompactStyle)
+			text, _, _ := r.Meta.FigureText(g, &f, "", format.CompactStyle)
 			grid = append(grid, [2]string{g.ShortLabel(), text})
 		}
 		b.WriteString(figureGrid(grid, width))
