@@ -74,6 +74,8 @@ volatile const bool cfg_all = false;       /* trace every process */
 volatile const bool cfg_follow = true;     /* children of targets become targets */
 volatile const char cfg_comm[16] = {};     /* trace processes with this comm */
 volatile const u32 cfg_comm_len = 0;
+volatile const u64 cfg_cgroup_id = 0;      /* trace processes in this cgroup v2 or below it; 0: none */
+volatile const u32 cfg_cgroup_level = 0;   /* its level in the hierarchy (the root is 0) */
 volatile const u64 cfg_eventpoll_fops = 0; /* &eventpoll_fops from kallsyms, 0 if hidden */
 volatile const u32 cfg_self = 0;           /* iotrace's own tgid: never traced */
 volatile const bool cfg_events = false;    /* send one call_event per call */
@@ -176,7 +178,7 @@ enum counter {
 };
 
 /* Kinds of proc_event; the collector's EventKind values (contract.go). */
-enum proc_event_type { EV_EXIT = 1, EV_FORK = 2, EV_COMM_MATCH = 3 };
+enum proc_event_type { EV_EXIT = 1, EV_FORK = 2, EV_COMM_MATCH = 3, EV_CGROUP_MATCH = 4 };
 
 struct proc_event {
 	enum proc_event_type type;
@@ -343,6 +345,16 @@ static __always_inline void emit(enum proc_event_type type, u32 pid, u32 ppid)
 	bpf_ringbuf_submit(e, 0);
 }
 
+/*
+ * The current task's cgroup (in the v2 hierarchy) is the --cgroup target or
+ * a descendant of it: its ancestor at the target's level is the target (the
+ * helper gives 0 for a cgroup above that level).
+ */
+static __always_inline bool cgroup_matches(void)
+{
+	return bpf_get_current_ancestor_cgroup_id(cfg_cgroup_level) == cfg_cgroup_id;
+}
+
 static __always_inline bool comm_matches(void)
 {
 	char comm[16];
@@ -387,6 +399,12 @@ static __always_inline bool is_target(u32 tgid)
 	if (cfg_comm_len && comm_matches()) {
 		add_target(tgid, BPF_NOEXIST);
 		emit(EV_COMM_MATCH, tgid, 0);
+		return true;
+	}
+	/* cfg_cgroup_id is read-only: without --cgroup the verifier drops this. */
+	if (cfg_cgroup_id && cgroup_matches()) {
+		add_target(tgid, BPF_NOEXIST);
+		emit(EV_CGROUP_MATCH, tgid, 0);
 		return true;
 	}
 	return false;

@@ -76,6 +76,7 @@ written in full.`,
   sudo iotrace --pid 1234 --no-tui -d 10s -o trace.json
   sudo iotrace -- python3 -m http.server
   sudo iotrace --comm nginx -i 5s
+  sudo iotrace --cgroup system.slice/nginx.service
   sudo iotrace probes`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -91,6 +92,7 @@ written in full.`,
 	f := cmd.Flags()
 	f.IntSliceVarP(&o.pids, "pid", "p", nil, "trace these processes, all threads (comma-separated `PID`s)")
 	f.StringVar(&o.comm, "comm", "", "trace processes whose thread name is `NAME`")
+	addCgroupFlag(f, &o)
 	f.BoolVarP(&o.all, "all", "a", false, "trace every process")
 	f.DurationVarP(&o.duration, "duration", "d", 0, "stop after this long (0: until interrupted or the targets exit)")
 	f.DurationVarP(&o.interval, "interval", "i", defaultInterval, "report interval")

@@ -28,6 +28,7 @@ const defaultInterval = time.Second
 type traceOptions struct {
 	pids      []int
 	comm      string
+	cgroup    string
 	all       bool
 	duration  time.Duration
 	interval  time.Duration
@@ -52,7 +53,7 @@ type traceOptions struct {
 
 // demoMode is a run with no target: the built-in workloads side by side.
 func (o *traceOptions) demoMode() bool {
-	return len(o.pids) == 0 && o.comm == "" && !o.all && len(o.command) == 0
+	return len(o.pids) == 0 && o.comm == "" && o.cgroup == "" && !o.all && len(o.command) == 0
 }
 
 func (o *traceOptions) validate() (collector.Mode, error) {
@@ -77,6 +78,9 @@ func (o *traceOptions) validate() (collector.Mode, error) {
 	}
 	if o.all && (len(o.pids) > 0 || o.comm != "" || len(o.command) > 0) {
 		return "", errors.New("--all traces every process: it cannot be combined with --pid, --comm or a command")
+	}
+	if err := o.validateCgroup(); err != nil {
+		return "", err
 	}
 	for _, p := range o.pids {
 		if p <= 0 {
@@ -165,7 +169,7 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 		}()
 	}
 
-	copts := collector.Options{Mode: mode, Pids: pids, Comm: o.comm, All: o.all, NoFollow: o.noFollow}
+	copts := collector.Options{Mode: mode, Pids: pids, Comm: o.comm, Cgroup: o.cgroup, All: o.all, NoFollow: o.noFollow}
 	if o.demoMode() {
 		for _, m := range o.demoModels {
 			copts.Describe = append(copts.Describe, "demo:"+m)
@@ -325,7 +329,7 @@ func (r *session) loop(ctx context.Context) (res loopResult) {
 				continue
 			}
 			switch ev.Kind {
-			case collector.EventFork, collector.EventComm:
+			case collector.EventFork, collector.EventComm, collector.EventCgroup:
 				live[ev.Pid] = true
 			case collector.EventExit:
 				delete(live, ev.Pid)

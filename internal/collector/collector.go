@@ -31,6 +31,10 @@ type Options struct {
 	Pids []int
 	// Comm traces every process whose thread name equals it (at most 15 bytes).
 	Comm string
+	// Cgroup traces every process in this cgroup v2 and its descendants,
+	// those there at the start and those forked or moved in later (see
+	// ResolveCgroup for the forms of the path).
+	Cgroup string
 	// All traces every process on the machine.
 	All bool
 	// NoFollow stops children of targets from becoming targets.
@@ -66,6 +70,7 @@ type Collector struct {
 	events      chan ProcEvent
 	done        chan struct{}
 	opts        Options
+	cgroup      *Cgroup // the resolved Options.Cgroup
 
 	mu          sync.Mutex
 	procs       map[int]*procInfo
@@ -84,6 +89,14 @@ func New(opts Options) (_ *Collector, err error) {
 	}
 	if len(opts.Comm) > 15 {
 		return nil, fmt.Errorf("--comm %q is longer than the kernel's 15-byte task name", opts.Comm)
+	}
+	var cg *Cgroup
+	if opts.Cgroup != "" {
+		r, err := ResolveCgroup(opts.Cgroup)
+		if err != nil {
+			return nil, err
+		}
+		cg = &r
 	}
 	tgids := make([]int, 0, len(opts.Pids))
 	for _, pid := range opts.Pids {
@@ -106,7 +119,7 @@ func New(opts Options) (_ *Collector, err error) {
 		return nil, err
 	}
 	c := &Collector{
-		mode: mode, modeReason: reason, opts: opts,
+		mode: mode, modeReason: reason, opts: opts, cgroup: cg,
 		events:      make(chan ProcEvent, 256),
 		done:        make(chan struct{}),
 		procs:       map[int]*procInfo{},
@@ -129,6 +142,9 @@ func New(opts Options) (_ *Collector, err error) {
 		if err := c.AddTarget(tgid); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.addCgroupProcs(); err != nil {
+		return nil, err
 	}
 	if err := c.attach(spec); err != nil {
 		return nil, err

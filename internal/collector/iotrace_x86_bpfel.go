@@ -113,9 +113,10 @@ type iotraceProcEvent struct {
 type iotraceProcEventType uint32
 
 const (
-	iotraceProcEventTypeEV_EXIT       iotraceProcEventType = 1
-	iotraceProcEventTypeEV_FORK       iotraceProcEventType = 2
-	iotraceProcEventTypeEV_COMM_MATCH iotraceProcEventType = 3
+	iotraceProcEventTypeEV_EXIT         iotraceProcEventType = 1
+	iotraceProcEventTypeEV_FORK         iotraceProcEventType = 2
+	iotraceProcEventTypeEV_COMM_MATCH   iotraceProcEventType = 3
+	iotraceProcEventTypeEV_CGROUP_MATCH iotraceProcEventType = 4
 )
 
 type iotraceSc uint32
@@ -251,6 +252,8 @@ const (
 	iotraceProgTpExitPselect6      = "tp_exit_pselect6"
 	iotraceProgTpExitSelect        = "tp_exit_select"
 	iotraceVarCfgAll               = "cfg_all"
+	iotraceVarCfgCgroupId          = "cfg_cgroup_id"
+	iotraceVarCfgCgroupLevel       = "cfg_cgroup_level"
 	iotraceVarCfgComm              = "cfg_comm"
 	iotraceVarCfgCommLen           = "cfg_comm_len"
 	iotraceVarCfgEpCallbacks       = "cfg_ep_callbacks"
@@ -398,6 +401,8 @@ type iotraceMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type iotraceVariableSpecs struct {
 	CfgAll           *ebpf.VariableSpec `ebpf:"cfg_all"`
+	CfgCgroupId      *ebpf.VariableSpec `ebpf:"cfg_cgroup_id"`
+	CfgCgroupLevel   *ebpf.VariableSpec `ebpf:"cfg_cgroup_level"`
 	CfgComm          *ebpf.VariableSpec `ebpf:"cfg_comm"`
 	CfgCommLen       *ebpf.VariableSpec `ebpf:"cfg_comm_len"`
 	CfgEpCallbacks   *ebpf.VariableSpec `ebpf:"cfg_ep_callbacks"`
@@ -465,6 +470,8 @@ func (m *iotraceMaps) Close() error {
 // It can be passed to loadIotraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type iotraceVariables struct {
 	CfgAll           *ebpf.Variable `ebpf:"cfg_all"`
+	CfgCgroupId      *ebpf.Variable `ebpf:"cfg_cgroup_id"`
+	CfgCgroupLevel   *ebpf.Variable `ebpf:"cfg_cgroup_level"`
 	CfgComm          *ebpf.Variable `ebpf:"cfg_comm"`
 	CfgCommLen       *ebpf.Variable `ebpf:"cfg_comm_len"`
 	CfgEpCallbacks   *ebpf.Variable `ebpf:"cfg_ep_callbacks"`

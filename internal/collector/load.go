@@ -50,7 +50,7 @@ func (c *Collector) load(symsc <-chan map[string]uint64) (*ebpf.CollectionSpec, 
 	if err := c.prune(spec, syms, kernelBTF); err != nil {
 		return nil, err
 	}
-	if err := configure(&obj.iotraceVariableSpecs, c.mode, c.opts, syms["eventpoll_fops"]); err != nil {
+	if err := configure(&obj.iotraceVariableSpecs, c.mode, c.opts, c.cgroup, syms["eventpoll_fops"]); err != nil {
 		return nil, err
 	}
 	if c.opts.OnCall != nil {
@@ -247,7 +247,7 @@ func tracepointExists(group, name string) bool {
 }
 
 // configure sets the read-only configuration variables of the BPF object.
-func configure(vars *iotraceVariableSpecs, mode Mode, opts Options, eventpollFops uint64) error {
+func configure(vars *iotraceVariableSpecs, mode Mode, opts Options, cg *Cgroup, eventpollFops uint64) error {
 	var comm [16]byte
 	copy(comm[:], opts.Comm)
 	wakeupBytes := uint64(0)
@@ -262,6 +262,8 @@ func configure(vars *iotraceVariableSpecs, mode Mode, opts Options, eventpollFop
 		{vars.CfgFollow, !opts.NoFollow},
 		{vars.CfgComm, comm},
 		{vars.CfgCommLen, uint32(len(opts.Comm))},
+		{vars.CfgCgroupId, cg.id()},
+		{vars.CfgCgroupLevel, cg.level()},
 		{vars.CfgEventpollFops, eventpollFops},
 		{vars.CfgSelf, uint32(os.Getpid())},
 		{vars.CfgEvents, opts.OnCall != nil},

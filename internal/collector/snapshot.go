@@ -96,12 +96,14 @@ func (c *Collector) Snapshot() (*model.Snapshot, error) {
 			if comm, ok := readComm(pid, 0); ok {
 				info.comm = comm
 			}
+			info.where.read(pid)
 			c.procs[pid] = info
 		}
 		if !info.exited && !processAlive(pid) {
 			info.exited = true
 		}
-		p := &model.Process{Pid: pid, Comm: info.comm, Exited: info.exited, Syscalls: model.SyscallStats{}}
+		p := &model.Process{Pid: pid, Comm: info.comm, Exited: info.exited, Syscalls: model.SyscallStats{},
+			Cgroup: info.where.cgroup, NsPid: info.where.nsPid}
 		for tid, scs := range threads[pid] {
 			comm, ok := c.threadComm[tid]
 			if !ok {
@@ -229,6 +231,9 @@ func (c *Collector) meta() model.Meta {
 		m.Targets = append(m.Targets, "all")
 	case c.opts.Comm != "":
 		m.Targets = append(m.Targets, "comm:"+c.opts.Comm)
+	}
+	if c.cgroup != nil {
+		m.Targets = append(m.Targets, "cgroup:"+c.cgroup.Path)
 	}
 	for _, pid := range c.opts.Pids {
 		m.Targets = append(m.Targets, "pid:"+strconv.Itoa(pid))

@@ -18,6 +18,9 @@ const (
 	EventExit = EventKind(iotraceProcEventTypeEV_EXIT)       // the last thread of a target exited
 	EventFork = EventKind(iotraceProcEventTypeEV_FORK)       // a target forked a new process, now a target too
 	EventComm = EventKind(iotraceProcEventTypeEV_COMM_MATCH) // a process matched --comm and became a target
+	// EventCgroup: a process in the --cgroup target (or below it) became a
+	// target at its first traced call.
+	EventCgroup = EventKind(iotraceProcEventTypeEV_CGROUP_MATCH)
 )
 
 // ProcEvent is one process event.
@@ -30,6 +33,7 @@ type ProcEvent struct {
 type procInfo struct {
 	comm   string
 	exited bool
+	where  placement // its cgroup and pid namespace, read once
 	// epolls remembers registered counts last read from fdinfo, so that
 	// they survive the process.
 	epolls map[int]int64
@@ -69,6 +73,7 @@ func (c *Collector) noteProcess(tgid int) {
 	if comm, ok := readComm(tgid, 0); ok {
 		p.comm = comm
 	}
+	p.where.read(tgid)
 	c.mu.Unlock()
 	for epfd, n := range epollFds(tgid) {
 		c.seedEpoll(tgid, epfd, n)
@@ -111,7 +116,7 @@ func (c *Collector) readEvents() {
 			continue
 		}
 		switch ev.Kind {
-		case EventFork, EventComm:
+		case EventFork, EventComm, EventCgroup:
 			c.noteProcess(ev.Pid)
 		case EventExit:
 			c.mu.Lock()

@@ -319,8 +319,15 @@ type EpollInstance struct {
 
 // Process is one traced process with its threads.
 type Process struct {
-	Pid            int             `json:"pid"`
-	Comm           string          `json:"comm"`
+	Pid  int    `json:"pid"`
+	Comm string `json:"comm"`
+	// NsPid is the pid as the process sees itself when it lives in another
+	// pid namespace (a container's); 0 (omitted) when it is Pid.
+	NsPid int `json:"ns_pid,omitempty"`
+	// Cgroup is the process's cgroup v2 path, as /proc/PID/cgroup shows it
+	// to iotrace (relative to iotrace's cgroup namespace), read when
+	// iotrace first met the process; omitted when unknown.
+	Cgroup         string          `json:"cgroup,omitempty"`
 	Exited         bool            `json:"exited"`
 	Syscalls       SyscallStats    `json:"syscalls"`
 	Threads        []*Thread       `json:"threads"`
