@@ -281,7 +281,7 @@ var FigureTable = []Figure{
 	{Key: "sleeps_per_call", Inputs: []string{"sleeps", "calls"}, Label: "sleeps/call", Unit: UnitRatio, Where: InAll,
 		Meaning: "times a call's thread went to sleep voluntarily",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.SleepsPerCall) }},
-	{Key: "blocked_fraction", Inputs: []string{"blocked_ns"}, Label: "blocked", Unit: UnitPercent, Rate: true, Where: InDetail,
+	{Key: "blocked_fraction", Inputs: []string{"blocked_ns"}, Label: "blocked Σthreads", Unit: UnitPercent, Rate: true, Where: InDetail,
 		Meaning: "time the threads spent off CPU inside calls, as a share of the period, summed over threads (above 100% with several)",
 		value:   func(f *Figures) (float64, Availability) { return ok(f.BlockedFrac) }},
 	{Key: "epoll_ctl_per_sec", Inputs: []string{"calls"}, Label: "epoll_ctl/s", Unit: UnitCount, Rate: true, Where: InDetail,

@@ -71,16 +71,23 @@ type Dashboard struct {
 
 // viewState is what the user chose: focus, sort, filter, selection...
 type viewState struct {
-	focus     int
-	help      bool
-	sortCol   int
-	reverse   bool
-	filter    string
-	editing   bool // typing a filter
-	expanded  map[int]bool
-	expandAll bool
-	selected  RowKey
-	selIndex  int
+	focus int
+	help  bool
+	// helpScroll is the first line of the help shown (render clamps it).
+	helpScroll int
+	helpPage   int // lines of help visible, as of the last render
+	sortCol    int
+	reverse    bool
+	filter     string
+	editing    bool // typing a filter
+	expanded   map[int]bool
+	expandAll  bool
+	// showReplaced lists the demo's replaced (exited) workloads too.
+	showReplaced bool
+	// ended: the source had nothing new (the replayed trace is over).
+	ended    bool
+	selected RowKey
+	selIndex int
 	// params are the demo parameters as last requested or reported;
 	// inflight counts SetParams requests not yet answered.
 	params   LoadParams
@@ -217,17 +224,48 @@ func (d *Dashboard) sample() {
 		smp.Params = d.demo.Params()
 	}
 	d.app.QueueUpdateDraw(func() {
-		if err != nil {
+		switch {
+		case err != nil:
 			d.ui.err = err.Error()
-		} else {
+		case d.isRepeat(smp):
+			// A replay past its last interval hands out its last
+			// snapshot again: keep the last interval's rates.
 			d.ui.err = ""
+			d.ui.ended = true
+		default:
+			d.ui.err = ""
+			d.ui.ended = false
 			d.st.Observe(smp)
+			d.followReplacements()
 			if d.demo != nil && d.ui.inflight == 0 {
 				d.ui.params = smp.Params
 			}
 		}
 		d.render()
 	})
+}
+
+// isRepeat reports whether smp is a recorded snapshot (one with its own end
+// time) stamped at the same time as the last one: a source with nothing
+// new, such as a replayed trace after its last interval.
+func (d *Dashboard) isRepeat(smp Sample) bool {
+	last := d.st.Latest()
+	return smp.Snapshot != nil && !smp.Snapshot.Meta.Ended.IsZero() &&
+		last != nil && last.Snapshot != nil && !last.Snapshot.Meta.Ended.IsZero() && smp.At.Equal(last.At)
+}
+
+// followReplacements moves the selection (and the expanded state) from a
+// demo workload that was just replaced to its replacement.
+func (d *Dashboard) followReplacements() {
+	for old, cur := range d.st.Replacements() {
+		if d.ui.selected.Pid == old {
+			d.ui.selected = RowKey{Pid: cur}
+		}
+		if d.ui.expanded[old] {
+			delete(d.ui.expanded, old)
+			d.ui.expanded[cur] = true
+		}
+	}
 }
 
 // serve handles one request from the UI goroutine.
@@ -290,7 +328,7 @@ func (d *Dashboard) capture(ev *tcell.EventKey) *tcell.EventKey {
 	}
 	a := lookup(d.keys, ev)
 	if d.ui.help {
-		if a == nil || (a.id != actQuit && a.id != actHelp) {
+		if a == nil || !a.inHelp {
 			d.ui.help = false
 			d.requestRedraw()
 			return nil
@@ -336,6 +374,7 @@ func (d *Dashboard) actQuit() bool {
 
 func (d *Dashboard) actHelp() bool {
 	d.ui.help = !d.ui.help
+	d.ui.helpScroll = 0
 	d.requestRedraw()
 	return true
 }
@@ -372,6 +411,10 @@ func (d *Dashboard) actFocus(step int) bool {
 }
 
 func (d *Dashboard) actMove(n int) bool {
+	if d.ui.help {
+		d.scrollHelp(n)
+		return true
+	}
 	if d.ui.focus != viewProcesses {
 		return false
 	}
@@ -390,6 +433,19 @@ func (d *Dashboard) actMove(n int) bool {
 	d.ui.selected = lines[i].row.Key
 	d.requestRedraw()
 	return true
+}
+
+// scrollHelp scrolls the help overlay by n lines (render clamps it).
+func (d *Dashboard) scrollHelp(n int) {
+	switch {
+	case n >= 1<<30:
+		d.ui.helpScroll = 1 << 30
+	case d.ui.helpScroll+n < 0:
+		d.ui.helpScroll = 0
+	default:
+		d.ui.helpScroll += n
+	}
+	d.requestRedraw()
 }
 
 func (d *Dashboard) actExpand() bool {
@@ -450,6 +506,12 @@ func (d *Dashboard) actClear() bool {
 	return true
 }
 
+func (d *Dashboard) actShowReplaced() bool {
+	d.ui.showReplaced = !d.ui.showReplaced
+	d.requestRedraw()
+	return true
+}
+
 func (d *Dashboard) actParams(step func(LoadParams) LoadParams) bool {
 	if d.demo == nil {
 		return false
@@ -485,9 +547,28 @@ func (d *Dashboard) measuredRate() float64 {
 
 // tableLines are the process table's lines as the user arranged them.
 func (d *Dashboard) tableLines() []tableLine {
-	rows := filterRows(d.st.Rows(), d.ui.filter)
+	rows, _ := d.listedRows()
+	rows = filterRows(rows, d.ui.filter)
 	rows = sortRows(rows, d.ui.sortCol, d.ui.reverse)
 	return flatten(rows, d.ui.expanded, d.ui.expandAll)
+}
+
+// listedRows are the process rows the table lists: all but the demo's
+// replaced workloads, unless they are asked for; hidden counts those left
+// out.
+func (d *Dashboard) listedRows() (rows []*Row, hidden int) {
+	all := d.st.Rows()
+	if d.ui.showReplaced {
+		return all, 0
+	}
+	for _, r := range all {
+		if d.st.Replaced(r.Key.Pid) {
+			hidden++
+			continue
+		}
+		rows = append(rows, r)
+	}
+	return rows, hidden
 }
 
 // selectedIndex finds the selected row among lines, falling back to the
@@ -508,8 +589,12 @@ func (d *Dashboard) selectedIndex(lines []tableLine) int {
 	return i
 }
 
-// pageSize is the number of process rows visible, as of the last render.
+// pageSize is the number of process rows (help lines, with the help
+// shown) visible, as of the last render.
 func (d *Dashboard) pageSize() int {
+	if d.ui.help {
+		return max(1, d.ui.helpPage)
+	}
 	if d.ui.page < 1 {
 		return 1
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
 
 	"github.com/iotrace/iotrace/internal/format"
 )
@@ -55,14 +56,18 @@ func (k keyBinding) matches(ev *tcell.EventKey) bool {
 // handler. A handler runs on the UI goroutine; it changes the dashboard's
 // state and asks for a redraw, never touching widgets itself. It returns
 // false to pass the key on to the focused view (e.g. to scroll it).
+// inHelp marks the actions that stay active while the help overlay is
+// shown (quit, help, and the moves, which scroll the help); any other key
+// only closes it.
 type keyAction struct {
 	id      string
 	keys    []keyBinding
 	desc    string
 	handler func(d *Dashboard) bool
+	inHelp  bool
 }
 
-// Action ids that stay active while the help overlay is shown.
+// Action ids the dashboard refers to.
 const (
 	actQuit = "quit"
 	actHelp = "help"
@@ -72,37 +77,38 @@ const (
 // the help overlay; the demo entries are present only with a Demo.
 func keyTable(withDemo bool) []keyAction {
 	t := []keyAction{
-		{actQuit, []keyBinding{runeKey('q'), specialKey(tcell.KeyCtrlC)}, "quit", (*Dashboard).actQuit},
-		{actHelp, []keyBinding{runeKey('?'), runeKey('h')}, "show/hide this help", (*Dashboard).actHelp},
-		{"pause", []keyBinding{runeKey('p')}, "pause/resume sampling", (*Dashboard).actPause},
-		{"step", []keyBinding{runeKey('n')}, "one step while paused", (*Dashboard).actStep},
-		{"next-view", []keyBinding{specialKey(tcell.KeyTab)}, "focus next view", func(d *Dashboard) bool { return d.actFocus(1) }},
-		{"prev-view", []keyBinding{specialKey(tcell.KeyBacktab)}, "focus previous view", func(d *Dashboard) bool { return d.actFocus(-1) }},
-		{"up", []keyBinding{specialKey(tcell.KeyUp), runeKey('k')}, "select previous row", func(d *Dashboard) bool { return d.actMove(-1) }},
-		{"down", []keyBinding{specialKey(tcell.KeyDown), runeKey('j')}, "select next row", func(d *Dashboard) bool { return d.actMove(1) }},
-		{"page-up", []keyBinding{specialKey(tcell.KeyPgUp)}, "page up", func(d *Dashboard) bool { return d.actMove(-d.pageSize()) }},
-		{"page-down", []keyBinding{specialKey(tcell.KeyPgDn)}, "page down", func(d *Dashboard) bool { return d.actMove(d.pageSize()) }},
-		{"home", []keyBinding{specialKey(tcell.KeyHome), runeKey('g')}, "first row", func(d *Dashboard) bool { return d.actMove(-1 << 30) }},
-		{"end", []keyBinding{specialKey(tcell.KeyEnd), runeKey('G')}, "last row", func(d *Dashboard) bool { return d.actMove(1 << 30) }},
-		{"expand", []keyBinding{specialKey(tcell.KeyEnter), runeKey(' ')}, "show/hide threads", (*Dashboard).actExpand},
-		{"expand-all", []keyBinding{runeKey('e')}, "threads of all procs", (*Dashboard).actExpandAll},
-		{"sort-next", []keyBinding{runeKey('s')}, "sort by next column", func(d *Dashboard) bool { return d.actSort(1) }},
-		{"sort-prev", []keyBinding{runeKey('S')}, "sort by previous col", func(d *Dashboard) bool { return d.actSort(-1) }},
-		{"sort-invert", []keyBinding{runeKey('I')}, "invert sort order", (*Dashboard).actInvert},
-		{"filter", []keyBinding{runeKey('/')}, "filter by comm or pid", (*Dashboard).actFilter},
-		{"clear", []keyBinding{specialKey(tcell.KeyEscape)}, "clear filter/message", (*Dashboard).actClear},
+		{actQuit, []keyBinding{runeKey('q'), specialKey(tcell.KeyCtrlC)}, "quit", (*Dashboard).actQuit, true},
+		{actHelp, []keyBinding{runeKey('?'), runeKey('h')}, "show/hide this help", (*Dashboard).actHelp, true},
+		{"pause", []keyBinding{runeKey('p')}, "pause/resume sampling", (*Dashboard).actPause, false},
+		{"step", []keyBinding{runeKey('n')}, "one step while paused", (*Dashboard).actStep, false},
+		{"next-view", []keyBinding{specialKey(tcell.KeyTab)}, "focus next view", func(d *Dashboard) bool { return d.actFocus(1) }, false},
+		{"prev-view", []keyBinding{specialKey(tcell.KeyBacktab)}, "focus previous view", func(d *Dashboard) bool { return d.actFocus(-1) }, false},
+		{"up", []keyBinding{specialKey(tcell.KeyUp), runeKey('k')}, "select previous row", func(d *Dashboard) bool { return d.actMove(-1) }, true},
+		{"down", []keyBinding{specialKey(tcell.KeyDown), runeKey('j')}, "select next row", func(d *Dashboard) bool { return d.actMove(1) }, true},
+		{"page-up", []keyBinding{specialKey(tcell.KeyPgUp)}, "page up", func(d *Dashboard) bool { return d.actMove(-d.pageSize()) }, true},
+		{"page-down", []keyBinding{specialKey(tcell.KeyPgDn)}, "page down", func(d *Dashboard) bool { return d.actMove(d.pageSize()) }, true},
+		{"home", []keyBinding{specialKey(tcell.KeyHome), runeKey('g')}, "first row", func(d *Dashboard) bool { return d.actMove(-1 << 30) }, true},
+		{"end", []keyBinding{specialKey(tcell.KeyEnd), runeKey('G')}, "last row", func(d *Dashboard) bool { return d.actMove(1 << 30) }, true},
+		{"expand", []keyBinding{specialKey(tcell.KeyEnter), runeKey(' ')}, "show/hide threads", (*Dashboard).actExpand, false},
+		{"expand-all", []keyBinding{runeKey('e')}, "threads of all procs", (*Dashboard).actExpandAll, false},
+		{"sort-next", []keyBinding{runeKey('s')}, "sort by next column", func(d *Dashboard) bool { return d.actSort(1) }, false},
+		{"sort-prev", []keyBinding{runeKey('S')}, "sort by previous col", func(d *Dashboard) bool { return d.actSort(-1) }, false},
+		{"sort-invert", []keyBinding{runeKey('I')}, "invert sort order", (*Dashboard).actInvert, false},
+		{"filter", []keyBinding{runeKey('/')}, "filter by comm or pid", (*Dashboard).actFilter, false},
+		{"clear", []keyBinding{specialKey(tcell.KeyEscape)}, "clear filter/message", (*Dashboard).actClear, false},
 	}
 	if withDemo {
 		t = append(t,
-			keyAction{"fds-up", []keyBinding{runeKey('+')}, "demo: double N (fds)", func(d *Dashboard) bool { return d.actParams(doubleFds) }},
-			keyAction{"fds-down", []keyBinding{runeKey('-')}, "demo: halve N (fds)", func(d *Dashboard) bool { return d.actParams(halveFds) }},
-			keyAction{"active-down", []keyBinding{runeKey('a')}, "demo: halve active", func(d *Dashboard) bool { return d.actParams(fewerActive) }},
-			keyAction{"active-up", []keyBinding{runeKey('A')}, "demo: double active", func(d *Dashboard) bool { return d.actParams(moreActive) }},
+			keyAction{"fds-up", []keyBinding{runeKey('+')}, "demo: double N (fds)", func(d *Dashboard) bool { return d.actParams(doubleFds) }, false},
+			keyAction{"fds-down", []keyBinding{runeKey('-')}, "demo: halve N (fds)", func(d *Dashboard) bool { return d.actParams(halveFds) }, false},
+			keyAction{"active-down", []keyBinding{runeKey('a')}, "demo: halve active", func(d *Dashboard) bool { return d.actParams(fewerActive) }, false},
+			keyAction{"active-up", []keyBinding{runeKey('A')}, "demo: double active", func(d *Dashboard) bool { return d.actParams(moreActive) }, false},
 			keyAction{"rate-down", []keyBinding{runeKey('r')}, "demo: halve msg rate", func(d *Dashboard) bool {
 				m := d.measuredRate()
 				return d.actParams(func(p LoadParams) LoadParams { return halveRate(p, m) })
-			}},
-			keyAction{"rate-up", []keyBinding{runeKey('R')}, "demo: double msg rate", func(d *Dashboard) bool { return d.actParams(doubleRate) }},
+			}, false},
+			keyAction{"rate-up", []keyBinding{runeKey('R')}, "demo: double msg rate", func(d *Dashboard) bool { return d.actParams(doubleRate) }, false},
+			keyAction{"show-replaced", []keyBinding{runeKey('x')}, "demo: list replaced", (*Dashboard).actShowReplaced, false},
 		)
 	}
 	return t
@@ -120,19 +126,49 @@ func lookup(table []keyAction, ev *tcell.EventKey) *keyAction {
 	return nil
 }
 
-// helpNotes follow the key list in the help overlay.
-var helpNotes = []string{
-	"n/a: not measurable in this probe mode; -: not applicable or no calls.",
-	"Any other key closes this help.",
-	"Demo: doubling the rate past 1M msgs/s means max (as fast as possible).",
-}
+// helpNotes follow the key list in the help overlay; demoHelpNotes are
+// added with a Demo. The figure notes explain the figures that surprise:
+// their definitions are in the figure table (internal/model/figures.go)
+// and docs/metrics.md.
+var (
+	helpNotes = []string{
+		"n/a: not measurable in this probe mode; -: not applicable or no calls.",
+		"~: an estimate, computed by a model, not counted by a probe: in this version every fd_polls (so efficiency), " +
+			"and epoll's fds watched (the interest list tracked from epoll_ctl). Everything else is observed or computed " +
+			"from the call's arguments; the trace's meta.provenance says which, per figure (docs/metrics.md, Provenance).",
+		"efficiency = ready ÷ fd_polls: the share of readiness checks that found an fd ready. " +
+			"select and poll check every fd on each pass and make a second pass after sleeping, " +
+			"so a call on 1 fd that waits scores 50% (2 checks, 1 ready). " +
+			"fd_polls is estimated in this version, not observed: select and poll count fds × (1 + sleeps in the call) (docs/metrics.md).",
+		"blocked Σthreads: time off CPU inside calls ÷ the interval, summed over the threads (2 threads always waiting = 200%).",
+		"↑↓ PgUp PgDn g G scroll this help; any other key closes it.",
+	}
+	demoHelpNotes = []string{
+		"Demo: doubling the rate past 1M msgs/s means max (as fast as possible).",
+		"Demo: changing N, active or rate restarts the workloads as new processes; the replaced ones are hidden (x shows them).",
+	}
+)
+
+// Help layout limits.
+const (
+	maxHelpCol1 = 64 // width of the key list in one column
+	maxHelpCol2 = 48 // width of each of two columns
+	minHelpCol2 = 36 // narrower than this, one column
+	maxNoteW    = 96 // notes wrap at most this wide
+	minNoteW    = 24 // and at least this wide
+)
 
 // helpText renders the key table for the help overlay in cols columns of
-// colWidth cells each (descriptions are cut to fit), followed by the notes.
-// It returns the text and its size in cells.
+// colWidth cells each (descriptions are cut to fit), followed by the notes
+// wrapped to the width of the columns. It returns the text and its size in
+// cells. Any sizes, however small, give a text (at worst keys without
+// descriptions); the overlay scrolls.
 func helpText(table []keyAction, notes []string, cols, colWidth int) (string, int, int) {
 	if cols < 1 {
 		cols = 1
+	}
+	if colWidth < 1 {
+		colWidth = 1
 	}
 	keyW := 0
 	names := make([]string, len(table))
@@ -147,6 +183,7 @@ func helpText(table []keyAction, notes []string, cols, colWidth int) (string, in
 		}
 	}
 	rows := (len(table) + cols - 1) / cols
+	// A cell is " " + key name padded to keyW + "  " + description.
 	descW := colWidth - keyW - 3
 	var b strings.Builder
 	width := 0
@@ -158,13 +195,17 @@ func helpText(table []keyAction, notes []string, cols, colWidth int) (string, in
 				break
 			}
 			desc := truncate(table[i].desc, descW)
-			cell := " " + names[i] + strings.Repeat(" ", keyW-len([]rune(names[i]))) + "  " + desc
-			n := len([]rune(cell))
-			fmt.Fprintf(&b, " [yellow]%s[-]%s  %s", escape(names[i]), strings.Repeat(" ", keyW-len([]rune(names[i]))), escape(desc))
+			pad := strings.Repeat(" ", keyW-len([]rune(names[i])))
+			fmt.Fprintf(&b, " [yellow]%s[-]%s  %s", escape(names[i]), pad, escape(desc))
+			n := 1 + keyW + 2 + len([]rune(desc))
 			lineW += n
 			if c < cols-1 && i+rows < len(table) {
-				b.WriteString(strings.Repeat(" ", colWidth-n))
-				lineW += colWidth - n
+				gap := colWidth - n
+				if gap < 2 {
+					gap = 2
+				}
+				b.WriteString(strings.Repeat(" ", gap))
+				lineW += gap
 			}
 		}
 		if lineW > width {
@@ -172,13 +213,33 @@ func helpText(table []keyAction, notes []string, cols, colWidth int) (string, in
 		}
 		b.WriteByte('\n')
 	}
+	lines := rows
+	noteW := cols*colWidth - 1
+	if noteW > maxNoteW {
+		noteW = maxNoteW
+	}
+	if noteW < minNoteW {
+		noteW = minNoteW // the overlay is cut there anyway
+	}
+	if len(notes) > 0 {
+		b.WriteByte('\n') // a blank line between the keys and the notes
+		lines++
+	}
 	for _, n := range notes {
-		fmt.Fprintf(&b, "\n [gray]%s[-]", escape(n))
-		if l := len([]rune(n)) + 1; l > width {
-			width = l
+		// A note's continuation lines are indented under its first.
+		for j, l := range tview.WordWrap(n, noteW-2) {
+			l = strings.TrimRight(l, " ")
+			if j > 0 {
+				l = "  " + l
+			}
+			fmt.Fprintf(&b, " [gray]%s[-]\n", escape(l))
+			lines++
+			if w := len([]rune(l)) + 1; w > width {
+				width = w
+			}
 		}
 	}
-	return b.String(), width + 1, rows + 1 + len(notes)
+	return strings.TrimRight(b.String(), "\n"), width + 1, lines
 }
 
 // Demo parameter steps. They are pure so that they can be tested.

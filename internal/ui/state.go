@@ -136,6 +136,12 @@ type State struct {
 	history    map[RowKey]*history
 	cost       CostRate
 	samples    int
+	// Demo workloads: the pid of each model in the last sample, every pid
+	// that has been a model's, and the models that got a new process in
+	// the last sample (old pid → new pid).
+	demoPid     map[string]int
+	wasDemo     map[int]bool
+	replacedNow map[int]int
 }
 
 // DefaultHistory is the number of intervals kept for sparklines.
@@ -146,7 +152,8 @@ func NewState(historyLen int) *State {
 	if historyLen <= 0 {
 		historyLen = DefaultHistory
 	}
-	return &State{historyLen: historyLen, byKey: map[RowKey]*Row{}, history: map[RowKey]*history{}}
+	return &State{historyLen: historyLen, byKey: map[RowKey]*Row{}, history: map[RowKey]*history{},
+		demoPid: map[string]int{}, wasDemo: map[int]bool{}}
 }
 
 // Observe folds in a new sample. Samples must come in time order; one that
@@ -164,10 +171,50 @@ func (s *State) Observe(smp Sample) {
 	c := smp
 	s.cur = &c
 	s.samples++
+	s.trackDemo()
 	s.buildRows()
 	s.computeCost()
 	s.recordHistory()
 }
+
+// trackDemo notes which processes are the demo's workloads: changing the
+// load restarts every workload as a new process, and the old ones stay in
+// the snapshot as exited processes.
+func (s *State) trackDemo() {
+	s.replacedNow = nil
+	for _, m := range s.cur.Demo {
+		if m.Pid == 0 {
+			continue
+		}
+		if old := s.demoPid[m.Name]; old != 0 && old != m.Pid {
+			if s.replacedNow == nil {
+				s.replacedNow = map[int]int{}
+			}
+			s.replacedNow[old] = m.Pid
+		}
+		s.demoPid[m.Name] = m.Pid
+		s.wasDemo[m.Pid] = true
+	}
+}
+
+// Replaced reports whether pid is the process of a demo workload that has
+// been replaced: it was a model's process and is no longer any model's
+// (the demo stops a workload before it starts its replacement).
+func (s *State) Replaced(pid int) bool {
+	if !s.wasDemo[pid] || s.cur == nil {
+		return false
+	}
+	for _, m := range s.cur.Demo {
+		if m.Pid == pid {
+			return false
+		}
+	}
+	return true
+}
+
+// Replacements maps the demo workloads replaced in the last sample to
+// their new processes (old pid → new pid); nil when there were none.
+func (s *State) Replacements() map[int]int { return s.replacedNow }
 
 // HasInterval reports whether there are two samples to compute rates from.
 func (s *State) HasInterval() bool { return s.prev != nil && s.dt > 0 }

@@ -209,28 +209,41 @@ func (d *Dashboard) render() {
 	d.renderDetail(dw - 2)
 	d.renderFooter(g)
 	if d.ui.help {
-		cols, colW := 1, w-4
-		if colW > 64 {
-			colW = 64
-		}
-		if len(d.keys)+3+len(helpNotes) > h-4 {
-			cols, colW = 2, (w-4)/2
-			if colW > 48 {
-				colW = 48
-			}
-		}
-		notes := helpNotes[:2]
-		if d.demo != nil {
-			notes = helpNotes
-		}
-		text, tw, th := helpText(d.keys, notes, cols, colW)
-		d.w.help.SetText(text)
-		l.helpW, l.helpH = tw+2, th+2
+		d.renderHelp(w, h)
 	}
 	if d.w.focused != d.ui.focus {
 		d.w.focused = d.ui.focus
 		d.app.SetFocus(d.w.views[d.ui.focus])
 	}
+}
+
+// renderHelp fills the help overlay for a w×h screen: the key table in
+// one column, or two when one does not fit in height and there is room
+// for two, then the notes. It scrolls when it does not fit.
+func (d *Dashboard) renderHelp(w, h int) {
+	avail := w - 4 // inside the border, one cell of margin each side
+	notes := helpNotes
+	if d.demo != nil {
+		notes = append(append([]string(nil), helpNotes...), demoHelpNotes...)
+	}
+	text, tw, th := helpText(d.keys, notes, 1, min(avail, maxHelpCol1))
+	if th > h-4 && avail/2 >= minHelpCol2 {
+		text, tw, th = helpText(d.keys, notes, 2, min(avail/2, maxHelpCol2))
+	}
+	l := d.w.root
+	l.helpW, l.helpH = tw+2, th+2
+	// The overlay's inner height as layout.Draw will place it.
+	inner := min(l.helpH, h-2) - 2
+	maxScroll := max(0, th-max(inner, 0))
+	d.ui.helpScroll = max(0, min(d.ui.helpScroll, maxScroll))
+	d.ui.helpPage = max(1, inner)
+	title := " iotrace keys "
+	if maxScroll > 0 {
+		title = fmt.Sprintf(" iotrace keys %d-%d/%d ↑↓ ", d.ui.helpScroll+1, d.ui.helpScroll+min(inner, th), th)
+	}
+	d.w.help.SetTitle(title)
+	d.w.help.SetText(text)
+	d.w.help.ScrollTo(d.ui.helpScroll, 0)
 }
 
 // Colors.
@@ -267,12 +280,25 @@ func (d *Dashboard) renderHeader() int {
 	if d.paused.Load() {
 		parts = append(parts, "[black:yellow:b] PAUSED "+colEnd)
 	}
+	if d.ui.ended {
+		parts = append(parts, "[black:teal:b] REPLAY ENDED "+colEnd)
+	}
 	targets := "-"
 	if len(meta.Targets) > 0 {
 		targets = strings.Join(meta.Targets, ", ")
 	}
 	parts = append(parts, colLabel+"targets"+colEnd+" "+escape(truncate(targets, 40)))
-	parts = append(parts, fmt.Sprintf("%sprocs%s %d", colLabel, colEnd, len(snap.Processes)))
+	exited := 0
+	for _, p := range snap.Processes {
+		if p.Exited {
+			exited++
+		}
+	}
+	procs := fmt.Sprintf("%sprocs%s %d", colLabel, colEnd, len(snap.Processes)-exited)
+	if exited > 0 {
+		procs += fmt.Sprintf(" %s(+%d exited)%s", colDim, exited, colEnd)
+	}
+	parts = append(parts, procs)
 	parts = append(parts, colLabel+"interval"+colEnd+" "+d.info.Interval.String())
 	lost := fmt.Sprintf("%slost%s %d", colLabel, colEnd, meta.LostEvents)
 	if meta.LostEvents > 0 {
@@ -440,6 +466,9 @@ func (d *Dashboard) renderComparison() (int, int) {
 			notes = append(notes, fmt.Sprintf("%s%s*%s %s", colWarn, escape(c.Name), colEnd, escape(c.Status)))
 		}
 	}
+	if d.ui.ended {
+		notes = append(notes, colWarn+"replay ended: the last recorded interval stays on screen"+colEnd)
+	}
 	switch {
 	case d.st.Latest() == nil:
 		notes = append(notes, colDim+"waiting for the first snapshot…"+colEnd)
@@ -477,6 +506,9 @@ func (d *Dashboard) renderComparison() (int, int) {
 	}
 	if tw := tview.TaggedStringWidth(title) + 4; tw > width {
 		width = tw
+	}
+	for _, n := range notes {
+		width = max(width, tview.TaggedStringWidth(n)+2)
 	}
 	return width, r + len(notes) + 2
 }
@@ -537,7 +569,15 @@ func (d *Dashboard) renderProcesses() {
 		d.ui.selIndex = 0
 		d.ui.selected = RowKey{}
 	}
-	title := fmt.Sprintf(" Processes %d, sort %s", len(d.st.Rows()), procColumns[d.ui.sortCol].title)
+	listed, hidden := d.listedRows()
+	title := fmt.Sprintf(" Processes %d", len(listed))
+	switch {
+	case hidden > 0:
+		title += fmt.Sprintf(" (%d replaced hidden, x shows)", hidden)
+	case d.ui.showReplaced && d.demo != nil:
+		title += " (with replaced, x hides)"
+	}
+	title += ", sort " + procColumns[d.ui.sortCol].title
 	if d.ui.reverse {
 		title += " (inverted)"
 	}
