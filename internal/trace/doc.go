@@ -49,6 +49,7 @@ type docSink struct {
 	// The writer's, until done.
 	nEvents int
 	buf     []byte
+	enc     eventEncoder
 	spill   *os.File
 	spillW  *bufio.Writer
 	cw      *chromeWriter
@@ -60,8 +61,10 @@ const (
 	// ever-growing slice of these pointerful records cost about 1.5 us an
 	// event in copying and GC scanning.
 	eventChunk = 4096
-	// queueChunks bounds the chunks waiting for the writer (about 13 MB).
-	queueChunks = 16
+	// queueChunks bounds the chunks waiting for the writer (about 50 MB):
+	// enough to absorb a quarter of a second at a million events a second,
+	// when the traced threads leave the writer little CPU.
+	queueChunks = 64
 )
 
 func newDocSink(out *output, chrome bool, opts Options) *docSink {
@@ -169,7 +172,7 @@ func (s *docSink) writeEvent(e *model.CallEvent) {
 		} else {
 			s.buf = append(s.buf, ",\n  "...)
 		}
-		s.buf = appendEvent(s.buf, e)
+		s.buf = s.enc.append(s.buf, e)
 		_, err := s.w.Write(s.buf)
 		s.fail(err)
 		s.nEvents++
@@ -187,7 +190,7 @@ func (s *docSink) writeEvent(e *model.CallEvent) {
 	if s.nEvents > 0 {
 		s.buf = append(s.buf, ',')
 	}
-	s.buf = appendEvent(s.buf, e)
+	s.buf = s.enc.append(s.buf, e)
 	_, err := s.spillW.Write(s.buf)
 	s.fail(err)
 	s.nEvents++

@@ -13,6 +13,19 @@ import (
 // costs about a tenth, which keeps --events draining at the ring buffer's
 // rate while the file is written during the run.
 func appendEvent(b []byte, e *model.CallEvent) []byte {
+	var enc eventEncoder
+	return enc.append(b, e)
+}
+
+// eventEncoder is appendEvent with a cache of the formatted second, which
+// the calls of a run share: formatting the time was half the cost.
+type eventEncoder struct {
+	sec            int64
+	loc            *time.Location
+	prefix, suffix []byte // "2006-01-02T15:04:05" and "Z07:00" of sec
+}
+
+func (enc *eventEncoder) append(b []byte, e *model.CallEvent) []byte {
 	if e.Syscall < 0 || e.Syscall >= model.NumSyscalls {
 		// Not from the collector; json.Marshal says what is wrong with it.
 		j, err := json.Marshal(e)
@@ -22,7 +35,7 @@ func appendEvent(b []byte, e *model.CallEvent) []byte {
 		return append(b, j...)
 	}
 	b = append(b, `{"time":`...)
-	b = appendTime(b, e.Time)
+	b = enc.appendTime(b, e.Time)
 	b = append(b, `,"pid":`...)
 	b = strconv.AppendInt(b, int64(e.Pid), 10)
 	b = append(b, `,"tid":`...)
@@ -59,7 +72,7 @@ func appendEvent(b []byte, e *model.CallEvent) []byte {
 	b = strconv.AppendUint(b, e.BlockedNs, 10)
 	if e.LastWakeup != nil {
 		b = append(b, `,"last_wakeup":`...)
-		b = appendTime(b, *e.LastWakeup)
+		b = enc.appendTime(b, *e.LastWakeup)
 	}
 	if e.ReadyListAtEntry != nil {
 		b = append(b, `,"ready_list_at_entry":`...)
@@ -73,8 +86,8 @@ func appendEvent(b []byte, e *model.CallEvent) []byte {
 }
 
 // appendTime writes t as time.Time's MarshalJSON does (RFC 3339 with
-// nanoseconds, quoted), for the years it accepts.
-func appendTime(b []byte, t time.Time) []byte {
+// nanoseconds, trailing zeros trimmed, quoted), for the years it accepts.
+func (enc *eventEncoder) appendTime(b []byte, t time.Time) []byte {
 	if y := t.Year(); y < 0 || y > 9999 {
 		j, err := json.Marshal(t)
 		if err != nil {
@@ -82,7 +95,26 @@ func appendTime(b []byte, t time.Time) []byte {
 		}
 		return append(b, j...)
 	}
+	if sec := t.Unix(); sec != enc.sec || t.Location() != enc.loc || enc.prefix == nil {
+		enc.sec, enc.loc = sec, t.Location()
+		enc.prefix = t.AppendFormat(enc.prefix[:0], "2006-01-02T15:04:05")
+		enc.suffix = t.AppendFormat(enc.suffix[:0], "Z07:00")
+	}
 	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, enc.prefix...)
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	b = append(b, enc.suffix...)
 	return append(b, '"')
 }

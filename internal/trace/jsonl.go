@@ -40,6 +40,7 @@ type jsonlSink struct {
 	w      *bufio.Writer
 	enc    *json.Encoder
 	buf    []byte
+	ev     eventEncoder
 	opened bool
 }
 
@@ -91,7 +92,7 @@ func (s *jsonlSink) Event(ev model.CallEvent) {
 		return
 	}
 	s.buf = append(s.buf[:0], `{"type":"event","event":`...)
-	s.buf = appendEvent(s.buf, &ev)
+	s.buf = s.ev.append(s.buf, &ev)
 	s.buf = append(s.buf, "}\n"...)
 	s.w.Write(s.buf)
 }

@@ -55,13 +55,21 @@ func TestAppendEvent(t *testing.T) {
 		evs = append(evs, randomEvent(r))
 	}
 	evs = append(evs, model.CallEvent{}) // the zero time, all zero
-	for _, e := range evs {
+	var enc eventEncoder // one encoder, as a sink uses, through its time cache
+	for k, e := range evs {
 		want, err := json.Marshal(e)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := appendEvent(nil, &e); !bytes.Equal(got, want) {
 			t.Fatalf("appendEvent:\n got %s\nwant %s", got, want)
+		}
+		if k > 0 && k%3 == 0 { // events in the same second, in another zone
+			e.Time = evs[k-1].Time.Add(time.Duration(k)).In(e.Time.Location())
+			want, _ = json.Marshal(e)
+		}
+		if got := enc.append(nil, &e); !bytes.Equal(got, want) {
+			t.Fatalf("eventEncoder:\n got %s\nwant %s", got, want)
 		}
 	}
 }
