@@ -189,8 +189,11 @@ func TestRunDuration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Before, the start was taken before the programs were loaded and the
+	// end after they were detached: 0.3-1.4 s more. Now only scheduling
+	// delays add (up to 0.18 s seen on the loaded 2-CPU machine).
 	dur := rec.Meta.Ended.Sub(rec.Meta.Started)
-	if dur < 2500*time.Millisecond || dur > 2600*time.Millisecond {
+	if dur < 2500*time.Millisecond || dur > 2750*time.Millisecond {
 		t.Errorf("-d 2500ms recorded as %v", dur)
 	}
 	if want := fmt.Sprintf(", %.2fs,", dur.Seconds()); !strings.Contains(stdout, want) {
@@ -200,7 +203,7 @@ func TestRunDuration(t *testing.T) {
 	if len(tables) != 3 {
 		t.Fatalf("%d interval tables, want 3 (1 s, 1 s, the last 0.5 s):\n%s", len(tables), stdout)
 	}
-	if last, _ := strconv.ParseFloat(tables[2][1], 64); last < 0.45 || last > 0.6 {
+	if last, _ := strconv.ParseFloat(tables[2][1], 64); last < 0.3 || last > 0.75 {
 		t.Errorf("last interval %ss, want about 0.5 s", tables[2][1])
 	}
 	var sum time.Duration

@@ -55,7 +55,7 @@ func TestAppendEvent(t *testing.T) {
 		evs = append(evs, randomEvent(r))
 	}
 	evs = append(evs, model.CallEvent{}) // the zero time, all zero
-	var enc eventEncoder // one encoder, as a sink uses, through its time cache
+	var enc eventEncoder                 // one encoder, as a sink uses, through its time cache
 	for k, e := range evs {
 		want, err := json.Marshal(e)
 		if err != nil {
