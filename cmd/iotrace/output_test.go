@@ -9,14 +9,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/iotrace/iotrace/internal/testutils"
-	"github.com/iotrace/iotrace/internal/testutils/scenario"
 	"github.com/iotrace/iotrace/internal/trace"
 )
 
@@ -132,45 +130,6 @@ func TestFullDiskRun(t *testing.T) {
 				t.Errorf("files left: %v", ents)
 			}
 		})
-	}
-}
-
-// TestSIGHUP: closing the terminal (SIGHUP) ends the run as SIGTERM does:
-// the trace is complete, its figures exact, and no temporary file is left.
-func TestSIGHUP(t *testing.T) {
-	testutils.RequireRoot(t)
-	bin := testutils.IotraceBin(t)
-	dir := t.TempDir()
-	out, ready := filepath.Join(dir, "trace.json"), filepath.Join(dir, "ready")
-	h := testutils.StartScenario(t)
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, "--pid", strconv.Itoa(h.Pid()), "--no-tui", "-i", "1h", "-o", out, "--events",
-		"--ready-file", ready, "--probe-mode", string(testutils.ProbeMode(t)))
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	testutils.WaitForFile(t, ready, 30*time.Second, cmd, &stderr)
-	res, err := h.Run(30 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Process.Signal(syscall.SIGHUP)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("iotrace exited with %v on SIGHUP; stderr: %s", err, stderr.String())
-	}
-	rec, err := trace.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bad := scenario.CheckSnapshot(rec.Snapshot(), h.Pid(), res); len(bad) > 0 {
-		t.Errorf("%d figure(s) wrong:\n  %s", len(bad), strings.Join(bad, "\n  "))
-	}
-	if len(rec.Events) == 0 || rec.Meta.Events == nil || uint64(len(rec.Events)) != rec.Meta.Events.Recorded {
-		t.Errorf("%d events, meta.events %+v", len(rec.Events), rec.Meta.Events)
-	}
-	if left, _ := filepath.Glob(filepath.Join(dir, ".*tmp*")); len(left) > 0 {
-		t.Errorf("temporary files left: %v", left)
 	}
 }
 

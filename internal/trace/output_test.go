@@ -41,6 +41,27 @@ func writeRun(t *testing.T, path string, f Format) error {
 	return s.Close(final)
 }
 
+// feed starts a run on path and records its first interval and n events
+// (the sample run's, in turn, each a microsecond later, arg k).
+func feed(t *testing.T, path string, f Format, n int) (Sink, *model.Snapshot, []model.Interval) {
+	t.Helper()
+	final, ivs, evs := run()
+	s, err := Create(path, f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := s.(Beginner); ok {
+		b.Begin(final.Meta)
+	}
+	s.Interval(ivs[0])
+	for k := 0; k < n; k++ {
+		e := evs[k%len(evs)]
+		e.Time, e.Arg = e.Time.Add(time.Duration(k)*time.Microsecond), k
+		s.Event(e)
+	}
+	return s, final, ivs
+}
+
 // mknod makes a character device node in the test's own directory.
 func mknod(t *testing.T, path string, major, minor uint32) {
 	t.Helper()
@@ -276,22 +297,9 @@ func TestFullDisk(t *testing.T) {
 			}
 			defer unix.Unmount(dir, unix.MNT_DETACH)
 			p := filepath.Join(dir, "t")
-			final, ivs, evs := run()
-			s, err := Create(p, f, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b, ok := s.(Beginner); ok {
-				b.Begin(final.Meta)
-			}
-			s.Interval(ivs[0])
-			for k := 0; k < 100_000; k++ { // about 30 MB of events
-				e := evs[k%len(evs)]
-				e.Time = e.Time.Add(time.Duration(k) * time.Microsecond)
-				s.Event(e)
-			}
+			s, final, ivs := feed(t, p, f, 100_000) // about 30 MB of events
 			s.Interval(ivs[1])
-			err = s.Close(final)
+			err := s.Close(final)
 			var we *WriteError
 			if !errors.As(err, &we) || !errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("err = %v, want one line: a WriteError with ENOSPC", err)

@@ -104,20 +104,7 @@ func TestEventsStreamed(t *testing.T) {
 		t.Run(string(f), func(t *testing.T) {
 			dir := t.TempDir()
 			p := filepath.Join(dir, "t")
-			final, ivs, evs := run()
-			s, err := Create(p, f, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b, ok := s.(Beginner); ok {
-				b.Begin(final.Meta)
-			}
-			s.Interval(ivs[0])
-			for k := 0; k < n; k++ {
-				e := evs[k%len(evs)]
-				e.Arg = k
-				s.Event(e)
-			}
+			s, final, ivs := feed(t, p, f, n)
 			if f != JSONL {
 				// Before Close, the events are already in the file.
 				deadline := time.Now().Add(10 * time.Second)
