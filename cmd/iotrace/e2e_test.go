@@ -52,6 +52,8 @@ func TestTraceUntilSignal(t *testing.T) {
 		}{
 			{"pid-SIGINT", func(pid int) []string { return []string{"--pid", strconv.Itoa(pid)} }, syscall.SIGINT},
 			{"pid-SIGTERM", func(pid int) []string { return []string{"--pid", strconv.Itoa(pid)} }, syscall.SIGTERM},
+			// SIGHUP (the terminal closing) ends a run as SIGTERM does.
+			{"pid-SIGHUP", func(pid int) []string { return []string{"--pid", strconv.Itoa(pid)} }, syscall.SIGHUP},
 			{"comm", func(int) []string { return []string{"--comm", helperComm} }, syscall.SIGINT},
 			{"all", func(int) []string { return []string{"--all"} }, syscall.SIGTERM},
 		} {

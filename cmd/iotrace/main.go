@@ -68,9 +68,11 @@ dashboard change the load for all of them).
 
 On a terminal iotrace shows a live dashboard (? lists its keys). Without a
 terminal, or with --no-tui, it prints a table every interval and a summary at
-the end. -o writes a trace file (docs/trace-format.md).
-SIGINT or SIGTERM ends the run cleanly: probes are detached and the output is
-written in full.`,
+the end. -o writes a trace file (docs/trace-format.md); -o - writes it to
+standard output, and the tables and the summary then go to standard error.
+SIGINT, SIGTERM or SIGHUP ends the run cleanly: probes are detached and the
+output is written in full. If the trace cannot be written (a full disk), the
+file keeps what was written, the summary is still printed, and iotrace exits 1.`,
 		Example: `  sudo iotrace                                   # built-in workloads, side by side
   sudo iotrace --pid 1234
   sudo iotrace --pid 1234 --no-tui -d 10s -o trace.json
@@ -97,7 +99,7 @@ written in full.`,
 	f.DurationVarP(&o.duration, "duration", "d", 0, "stop after this long (0: until interrupted or the targets exit)")
 	f.DurationVarP(&o.interval, "interval", "i", defaultInterval, "report interval")
 	f.BoolVar(&o.noTUI, "no-tui", false, "print text tables instead of the dashboard")
-	f.StringVarP(&o.output, "output", "o", "", "write the JSON trace to `FILE` at exit")
+	f.StringVarP(&o.output, "output", "o", "", "write the trace to `FILE` (- for standard output; tables then go to standard error)")
 	f.StringVar(&o.readyFile, "ready-file", "", "create `PATH` once every probe is attached")
 	f.StringVar(&o.probeMode, "probe-mode", "auto", "how to attach: auto, fentry, kprobe, rawtp or tracepoint")
 	f.BoolVar(&o.noFollow, "no-follow", false, "do not trace children that targets fork")

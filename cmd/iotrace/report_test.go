@@ -137,6 +137,8 @@ func TestReadBadFiles(t *testing.T) {
 		{[]string{"report", write("cut.json", `{"format":"iotrace","version":1,"meta":{"kernel":"6.1`)}, "the input ends early"},
 		{[]string{"report", write("text.txt", "hello")}, "not an iotrace trace"},
 		{[]string{"report", filepath.Join(dir, "missing.json")}, "cannot read"},
+		{[]string{"report", dir}, "is a directory"},
+		{[]string{"report", write("cut2.json", `{"format":"iotrace","version":1,"processes":[`)}, "at byte 45"},
 		{[]string{"diff", write("ok.json", `{"format":"iotrace","version":1}`), write("bad.jsonl", `{"type":"meta","format":"iotrace-jsonl","version":1}`+"\n{bad\n{}\n")}, "line 2:"},
 		{[]string{"replay", write("noiv.json", `{"format":"iotrace","version":1}`)}, "no intervals to replay"},
 		{[]string{"replay", "--speed", "0", "x"}, "--speed must be positive"},

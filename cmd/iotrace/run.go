@@ -128,6 +128,33 @@ type session struct {
 	child *gate.Child // the command after "--", held at its gate until attached
 	// text is false while the dashboard owns the terminal.
 	text bool
+	// traceDone: the trace file was closed (complete, or what was written
+	// kept after a write error), so it is not to be aborted.
+	traceDone bool
+	// started is when every probe was attached: counting began.
+	started time.Time
+}
+
+// stopSignals end a run cleanly: the trace is written in full and the
+// summary printed. SIGHUP is the terminal closing.
+var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+
+// textOutput is where the text tables and the summary go: standard output,
+// unless the trace goes there (-o -): then standard error, and no
+// dashboard.
+func (r *session) textOutput(cmd *cobra.Command) {
+	if r.o.output == trace.Stdout {
+		r.out = cmd.ErrOrStderr()
+		r.text = true
+	}
+}
+
+// abortTrace removes an unfinished trace of a run that failed; what a
+// started JSON Lines trace holds is kept.
+func (r *session) abortTrace() {
+	if r.sink != nil && !r.traceDone {
+		r.sink.Abort()
+	}
 }
 
 func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
@@ -138,6 +165,7 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 	r := &session{o: o, out: cmd.OutOrStdout()}
 	stdout, isFile := r.out.(*os.File)
 	r.text = o.noTUI || !isFile || !isTerminal(stdout) || !isTerminal(os.Stdin)
+	r.textOutput(cmd)
 
 	if o.output != "" {
 		format, _ := trace.ParseFormat(o.format)
@@ -146,12 +174,12 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 		}
 		defer func() {
 			if err != nil {
-				r.sink.Abort()
+				r.abortTrace()
 			}
 		}()
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 
 	pids := append([]int(nil), o.pids...)
@@ -181,6 +209,7 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 	if r.col, err = collector.New(copts); err != nil {
 		return err
 	}
+	r.started = time.Now()
 	defer r.col.Close()
 	m, why := r.col.Mode()
 	fmt.Fprintf(cmd.ErrOrStderr(), "iotrace: tracing with %s probes (%s)\n", m, why)
@@ -215,19 +244,22 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 	}
 
 	var res loopResult
+	var uiErr error
 	if r.text {
 		res = r.loop(ctx)
 	} else {
-		res, err = r.dashboard(ctx)
-		if err != nil {
-			return err
-		}
+		// A dashboard that fails (the terminal closed) still ends the
+		// run properly: the trace is written.
+		res, uiErr = r.dashboard(ctx)
 	}
 	if res.err != nil {
 		return res.err
 	}
 	stop() // a second SIGINT now kills iotrace the default way
-	return r.finish(res)
+	if err := r.finish(res); err != nil {
+		return err
+	}
+	return uiErr
 }
 
 // dashboard runs the loop (recording only) behind the terminal dashboard
@@ -309,9 +341,9 @@ func (r *session) loop(ctx context.Context) (res loopResult) {
 	if b, ok := r.sink.(trace.Beginner); ok {
 		m := res.prev.Meta
 		m.Interval, m.Command = o.interval, o.command
-		if res.err = b.Begin(m); res.err != nil {
-			return res
-		}
+		m.Started = r.started
+		// A write error does not end the run: Close reports it.
+		_ = b.Begin(m)
 	}
 	events := r.col.Events()
 	for {
@@ -350,19 +382,27 @@ func (r *session) loop(ctx context.Context) (res loopResult) {
 				}
 				fmt.Fprintln(r.out)
 			}
-			if r.sink != nil {
-				if err := r.sink.Interval(model.Delta(res.prev, cur, res.last, now)); err != nil {
-					res.err = err
-					return res
-				}
-			}
+			r.record(model.Delta(res.prev, cur, res.last, now))
 			res.prev, res.last = cur, now
 		}
 	}
 }
 
-// finish detaches, writes the trace file complete and prints the summary.
+// record writes an interval to the trace file. A write error does not end
+// the run: the sink keeps what it wrote and stops writing, and finish
+// reports the error after the summary.
+func (r *session) record(iv model.Interval) {
+	if r.sink != nil {
+		_ = r.sink.Interval(iv)
+	}
+}
+
+// finish stamps the run's end when counting stops (the last snapshot),
+// detaches, writes the trace file complete and prints the last partial
+// interval (text mode) and the summary. A trace write error is returned
+// after the summary is printed.
 func (r *session) finish(res loopResult) error {
+	end := time.Now()
 	final, err := r.col.Snapshot()
 	if err != nil {
 		return err
@@ -371,18 +411,42 @@ func (r *session) finish(res loopResult) error {
 		r.demo.stop()
 	}
 	r.col.Close() // detaches, and delivers the last per-call events
-	end := time.Now()
-	final.Meta.Ended = end
+	// The collector's start is before its programs were loaded (a few
+	// hundred ms): the run counts from when every probe was attached.
+	final.Meta.Started, final.Meta.Ended = r.started, end
 	final.Meta.Command = r.o.command
 	final.Meta.ExitStatus = res.exitStatus
 	final.Meta.Interval = r.o.interval
-	if r.sink != nil {
-		if err := r.sink.Interval(model.Delta(res.prev, final, res.last, end)); err != nil {
-			return err
-		}
-		if err := r.sink.Close(final); err != nil {
-			return err
-		}
+	writeErr := r.closeTrace(final, res, end)
+	if err := r.lastInterval(final, res, end); err != nil {
+		return err
 	}
-	return report.Summary(r.out, final)
+	if err := report.Summary(r.out, final); err != nil {
+		return err
+	}
+	return writeErr
+}
+
+// closeTrace writes the last interval and the totals to the trace file.
+func (r *session) closeTrace(final *model.Snapshot, res loopResult, end time.Time) error {
+	if r.sink == nil {
+		return nil
+	}
+	r.record(model.Delta(res.prev, final, res.last, end))
+	r.traceDone = true
+	return r.sink.Close(final)
+}
+
+// lastInterval prints, in text mode, the interval from the last table to
+// the end, unless the run ended on a tick with nothing after it.
+func (r *session) lastInterval(final *model.Snapshot, res loopResult, end time.Time) error {
+	dt := end.Sub(res.last)
+	if !r.text || (dt < r.o.interval/100 && len(report.Rows(final, res.prev)) == 0) {
+		return nil
+	}
+	if err := report.Interval(r.out, final, res.prev, end, dt); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(r.out)
+	return err
 }

@@ -3,8 +3,6 @@ package trace
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
-	"os"
 	"sync"
 
 	"github.com/iotrace/iotrace/internal/model"
@@ -31,46 +29,46 @@ type jsonlLine struct {
 	Processes []*model.Process `json:"processes,omitempty"`
 }
 
+// jsonlSink writes the lines as they come. The file is created as a
+// temporary file and renamed over its name at Begin, when the run has
+// started: a run that fails to start leaves the name as it was.
 type jsonlSink struct {
-	path  string
 	limit *limit
 
 	mu     sync.Mutex
-	f      *os.File
+	out    *output
 	w      *bufio.Writer
 	enc    *json.Encoder
-	err    error
+	buf    []byte
+	ev     eventEncoder
 	opened bool
 }
 
-func newJSONLSink(path string, opts Options) (*jsonlSink, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("cannot write output %s: %v", path, pathErr(err))
-	}
-	w := bufio.NewWriterSize(f, 64<<10)
-	return &jsonlSink{path: path, limit: newLimit(opts.EventsLimit), f: f, w: w, enc: json.NewEncoder(w)}, nil
+func newJSONLSink(out *output, opts Options) *jsonlSink {
+	w := bufio.NewWriterSize(out, 64<<10)
+	return &jsonlSink{limit: newLimit(opts.EventsLimit), out: out, w: w, enc: json.NewEncoder(w)}
 }
 
-// Begin writes the meta line; the run sets it once its probes are attached.
+// Begin writes the meta line and publishes the file; the run sets it once
+// its probes are attached.
 func (s *jsonlSink) Begin(m model.Meta) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.write(jsonlLine{Type: "meta", Format: jsonlFormat, Version: model.FormatVersion, Meta: &m})
-	s.flush()
+	s.w.Flush()
 	s.opened = true
-	return s.err
-}
-
-func (s *jsonlSink) write(l jsonlLine) {
-	if s.err == nil {
-		s.err = s.enc.Encode(l)
+	if err := s.out.publish(); err != nil && s.out.err == nil {
+		s.out.err = err
 	}
+	return s.out.failed(s.out.err)
 }
 
-func (s *jsonlSink) flush() {
-	if s.err == nil {
-		s.err = s.w.Flush()
+// write encodes a line; a write error is kept by out and ends the writing.
+func (s *jsonlSink) write(l jsonlLine) {
+	if s.out.err == nil {
+		if err := s.enc.Encode(l); err != nil && s.out.err == nil {
+			s.out.err = err
+		}
 	}
 }
 
@@ -78,17 +76,25 @@ func (s *jsonlSink) Interval(iv model.Interval) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.write(jsonlLine{Type: "interval", Interval: &iv})
-	s.flush()
-	return s.err
+	s.w.Flush()
+	return s.out.failed(s.out.err)
 }
 
+// Event writes the line jsonlLine{Type: "event"} encodes, without
+// reflection (appendEvent).
 func (s *jsonlSink) Event(ev model.CallEvent) {
 	if !s.limit.take() {
 		return
 	}
 	s.mu.Lock()
-	s.write(jsonlLine{Type: "event", Event: &ev})
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.out.err != nil {
+		return
+	}
+	s.buf = append(s.buf[:0], `{"type":"event","event":`...)
+	s.buf = s.ev.append(s.buf, &ev)
+	s.buf = append(s.buf, "}\n"...)
+	s.w.Write(s.buf)
 }
 
 func (s *jsonlSink) Close(final *model.Snapshot) error {
@@ -104,22 +110,21 @@ func (s *jsonlSink) Close(final *model.Snapshot) error {
 		procs = []*model.Process{}
 	}
 	s.write(jsonlLine{Type: "totals", Meta: &m, Processes: procs})
-	s.flush()
-	if s.err == nil {
-		s.err = s.f.Sync()
-	}
-	if err := s.f.Close(); s.err == nil {
-		s.err = err
-	}
-	if s.err != nil {
-		return fmt.Errorf("writing %s: %w", s.path, s.err)
-	}
-	return nil
+	s.w.Flush()
+	return s.out.finish()
 }
 
+// Abort keeps a file whose run has started (it holds that run, up to
+// now); before that, it removes the temporary file.
 func (s *jsonlSink) Abort() {
-	s.f.Close()
-	os.Remove(s.path)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opened {
+		s.w.Flush()
+		s.out.finish()
+		return
+	}
+	s.out.abort()
 }
 
 // Beginner is a sink that wants the run's meta as soon as it starts.

@@ -21,6 +21,9 @@ func ReadFile(path string) (*Recording, error) {
 		return nil, fmt.Errorf("cannot read %s: %v", path, pathErr(err))
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("cannot read %s: it is a directory, not a trace file", path)
+	}
 	rec, err := Read(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -30,7 +33,8 @@ func ReadFile(path string) (*Recording, error) {
 
 // Read reads a trace in any of the three forms.
 func Read(r io.Reader) (*Recording, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	cr := &countingReader{r: r}
+	br := bufio.NewReaderSize(cr, 64<<10)
 	head, _ := br.Peek(64)
 	if len(bytes.TrimSpace(head)) == 0 {
 		return nil, errors.New("empty file")
@@ -46,7 +50,7 @@ func Read(r io.Reader) (*Recording, error) {
 		var cf chromeFile
 		dec := json.NewDecoder(br)
 		if err := dec.Decode(&cf); err != nil {
-			return nil, model.DescribeJSONError("not a valid Chrome trace", dec, err)
+			return nil, describeJSONError("not a valid Chrome trace", dec, cr, err)
 		}
 		if cf.Iotrace == nil {
 			return nil, errors.New("a Chrome trace, but not one written by iotrace (no \"iotrace\" member)")
@@ -56,11 +60,37 @@ func Read(r io.Reader) (*Recording, error) {
 		}
 		return fromDocument(cf.Iotrace), nil
 	}
-	doc, err := model.ReadDocument(br)
-	if err != nil {
+	var doc model.Document
+	dec := json.NewDecoder(br)
+	if err := dec.Decode(&doc); err != nil {
+		return nil, describeJSONError("not a valid iotrace JSON document", dec, cr, err)
+	}
+	if err := doc.Check(); err != nil {
 		return nil, err
 	}
-	return fromDocument(doc), nil
+	return fromDocument(&doc), nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// describeJSONError is model.DescribeJSONError, except that a file that
+// ends in the middle of the document is said to end where it does: the
+// decoder's offset is then still at the start of the value it was reading.
+func describeJSONError(what string, dec *json.Decoder, cr *countingReader, err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: the input ends early, at byte %d, inside the document: truncated file?", what, cr.n)
+	}
+	return model.DescribeJSONError(what, dec, err)
 }
 
 func fromDocument(d *model.Document) *Recording {
@@ -120,8 +150,14 @@ func readJSONL(br *bufio.Reader) (*Recording, error) {
 		return nil, errors.New("no meta line")
 	}
 	if !sawTotals {
+		// The meta line was written at the start, before the run's end
+		// was known: the figures end with the last interval.
 		rec.Truncated = true
 		rec.Processes = sumIntervals(rec.Intervals)
+		rec.Meta.Ended = rec.Meta.Started
+		if n := len(rec.Intervals); n > 0 && rec.Intervals[n-1].End.After(rec.Meta.Started) {
+			rec.Meta.Ended = rec.Intervals[n-1].End
+		}
 	}
 	return rec, nil
 }

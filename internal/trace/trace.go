@@ -7,7 +7,6 @@ package trace
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -51,13 +50,17 @@ func (r *Recording) Snapshot() *model.Snapshot {
 
 // Sink receives a run while it happens and writes it out.
 type Sink interface {
-	// Interval records the changes of one reporting interval.
+	// Interval records the changes of one reporting interval. It returns
+	// the first write error, after which nothing more is written.
 	Interval(model.Interval) error
 	// Event records one call; it may be called from another goroutine.
 	Event(model.CallEvent)
-	// Close writes the totals and completes the file.
+	// Close writes the totals and completes the file. After a write
+	// error it still keeps what was written, and returns a *WriteError.
 	Close(final *model.Snapshot) error
-	// Abort removes what was written, for a run that failed to start.
+	// Abort ends a run that failed: it removes the temporary file of a
+	// trace not yet published; a file iotrace did not create is never
+	// removed, and a JSON Lines trace already under its name is kept.
 	Abort()
 }
 
@@ -70,21 +73,20 @@ type Options struct {
 
 // Create checks that path can be written (before anything is traced, so
 // that no run is lost at the end) and returns a sink of the given format.
+// path "-" is standard output. See output for how files, links, devices
+// and FIFOs are written.
 func Create(path string, f Format, opts Options) (Sink, error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("cannot write output %s: it is a directory", path)
+	if _, err := ParseFormat(string(f)); err != nil {
+		return nil, err
 	}
-	switch f {
-	case JSONL:
-		return newJSONLSink(path, opts)
-	case JSON, Chrome:
-		tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-		if err != nil {
-			return nil, fmt.Errorf("cannot write output %s: %v", path, pathErr(err))
-		}
-		return &docSink{path: path, tmp: tmp, chrome: f == Chrome, limit: newLimit(opts.EventsLimit)}, nil
+	out, err := openOutput(path)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("invalid format %q", f)
+	if f == JSONL {
+		return newJSONLSink(out, opts), nil
+	}
+	return newDocSink(out, f == Chrome, opts), nil
 }
 
 func pathErr(err error) error {
@@ -123,91 +125,6 @@ func (l *limit) note(m *model.Meta) {
 		return
 	}
 	m.Events = &model.EventsInfo{Recorded: l.kept, OverLimit: l.overflow, Limit: l.max}
-}
-
-// docSink keeps intervals and events in memory and writes the whole file at
-// Close, atomically (temporary file, then rename).
-type docSink struct {
-	path   string
-	tmp    *os.File
-	chrome bool
-	limit  *limit
-
-	mu        sync.Mutex
-	intervals []model.Interval
-	// Events are kept in fixed-size chunks: appending to one ever-growing
-	// slice of these pointerful records cost about 1.5 us an event in
-	// copying and GC scanning (10x the chunked cost), which capped the rate
-	// at which --events could be drained.
-	chunks [][]model.CallEvent
-}
-
-// eventChunk is the number of events in one chunk of docSink.chunks.
-const eventChunk = 4096
-
-func (s *docSink) Interval(iv model.Interval) error {
-	s.mu.Lock()
-	s.intervals = append(s.intervals, iv)
-	s.mu.Unlock()
-	return nil
-}
-
-func (s *docSink) Event(ev model.CallEvent) {
-	if !s.limit.take() {
-		return
-	}
-	s.mu.Lock()
-	if n := len(s.chunks); n == 0 || len(s.chunks[n-1]) == eventChunk {
-		s.chunks = append(s.chunks, make([]model.CallEvent, 0, eventChunk))
-	}
-	last := &s.chunks[len(s.chunks)-1]
-	*last = append(*last, ev)
-	s.mu.Unlock()
-}
-
-func (s *docSink) Close(final *model.Snapshot) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	snap := *final
-	s.limit.note(&snap.Meta)
-	doc := model.NewDocument(&snap)
-	doc.Intervals = s.intervals
-	if doc.Intervals == nil {
-		doc.Intervals = []model.Interval{}
-	}
-	if len(s.chunks) > 0 {
-		doc.Events = make([]model.CallEvent, 0, (len(s.chunks)-1)*eventChunk+len(s.chunks[len(s.chunks)-1]))
-		for i, c := range s.chunks {
-			doc.Events = append(doc.Events, c...)
-			s.chunks[i] = nil // the copy is all that is kept
-		}
-		s.chunks = nil
-	}
-	var err error
-	if s.chrome {
-		err = writeChrome(s.tmp, doc)
-	} else {
-		err = model.EncodeDocument(s.tmp, doc)
-	}
-	if err == nil {
-		err = s.tmp.Sync()
-	}
-	if cerr := s.tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(s.tmp.Name(), s.path)
-	}
-	if err != nil {
-		os.Remove(s.tmp.Name())
-		return fmt.Errorf("writing %s: %w", s.path, err)
-	}
-	return nil
-}
-
-func (s *docSink) Abort() {
-	s.tmp.Close()
-	os.Remove(s.tmp.Name())
 }
 
 // Detect names the format of a file from its first bytes.

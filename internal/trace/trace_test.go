@@ -3,6 +3,7 @@ package trace
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -343,4 +344,24 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("accepted input does not re-encode: %v", err)
 		}
 	})
+}
+
+// writeChrome writes a whole document as a Chrome trace at once, as the
+// sink does over a run.
+func writeChrome(w io.Writer, doc *model.Document) error {
+	c := &chromeWriter{w: w, start: doc.Meta.Started}
+	if err := c.header(); err != nil {
+		return err
+	}
+	var events []byte
+	for k := range doc.Events {
+		if err := c.write(chromeCall(&doc.Events[k], c.start)); err != nil {
+			return err
+		}
+		if k > 0 {
+			events = append(events, ',')
+		}
+		events = appendEvent(events, &doc.Events[k])
+	}
+	return c.end(doc, bytes.NewReader(events), len(doc.Events))
 }
