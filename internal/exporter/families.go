@@ -43,11 +43,11 @@ type families struct {
 	errors       *prometheus.Desc
 	duration     *prometheus.Desc
 
-	epollInstances, epollRegistered, epollCtl       *prometheus.Desc
+	epollInstances, epollRegistered, epollCtl      *prometheus.Desc
 	epCallbacks, epCallbacksQueued, epCallbacksIgn *prometheus.Desc
 
 	info, lost, unavailable, bpfRun, bpfRuns, processes *prometheus.Desc
-	series, seriesLimit, seriesDropped               *prometheus.Desc
+	series, seriesLimit, seriesDropped                  *prometheus.Desc
 }
 
 // durationBuckets are the BPF histogram's log2 buckets as Prometheus upper
