@@ -119,8 +119,9 @@ type entity struct {
 }
 
 type refusal struct {
-	subj subjectKey
-	sc   model.Syscall // -1: the epoll set
+	subj  subjectKey
+	sc    model.Syscall // -1: the epoll set
+	errno string        // an errno series of the syscall's set
 }
 
 // Exporter is a prometheus.Collector over a Source.
@@ -295,9 +296,46 @@ func (e *Exporter) foldStats(en *entity, k subjectKey, cur model.SyscallStats) {
 				continue
 			}
 		}
-		acc := e.syscallSeries(en, k, sc)
-		acc.Add(d)
+		e.add(en, k, sc, d)
 	}
+}
+
+// add adds d to subject k's syscall sc. An errno new to the series set is
+// a series more: past the cap its count goes to the overflow set's.
+func (e *Exporter) add(en *entity, k subjectKey, sc model.Syscall, d *model.Stats) {
+	acc := e.syscallSeries(en, k, sc)
+	if len(d.ErrorsByErrno) > 0 {
+		d = d.Clone() // errnos past the cap are taken out of it
+	}
+	for errno, v := range d.ErrorsByErrno {
+		if _, ok := acc.ErrorsByErrno[errno]; ok || isOverflow(k) {
+			continue
+		}
+		if e.series+1 > e.o.MaxSeries {
+			e.refuse(en, refusal{k, sc, errno}, 1)
+			ov := e.syscallSeries(en, e.overflow(true), sc)
+			if ov.ErrorsByErrno == nil {
+				ov.ErrorsByErrno = map[string]uint64{}
+			}
+			ov.ErrorsByErrno[errno] += v
+			delete(d.ErrorsByErrno, errno)
+			continue
+		}
+		e.series++
+	}
+	acc.Add(d)
+}
+
+// refuse counts the series r would have made, once per entity.
+func (e *Exporter) refuse(en *entity, r refusal, cost int) {
+	if en.refused[r] {
+		return
+	}
+	if en.refused == nil {
+		en.refused = map[refusal]bool{}
+	}
+	en.refused[r] = true
+	e.dropped += uint64(cost)
 }
 
 // syscallSeries returns the accumulator of subject k's syscall sc,
@@ -308,13 +346,7 @@ func (e *Exporter) syscallSeries(en *entity, k subjectKey, sc model.Syscall) *mo
 	}
 	cost := e.fams.syscallSeries(sc)
 	if e.series+cost > e.o.MaxSeries && !isOverflow(k) {
-		if r := (refusal{k, sc}); !en.refused[r] {
-			if en.refused == nil {
-				en.refused = map[refusal]bool{}
-			}
-			en.refused[r] = true
-			e.dropped += uint64(cost)
-		}
+		e.refuse(en, refusal{subj: k, sc: sc}, cost)
 		return e.syscallSeries(en, e.overflow(true), sc)
 	}
 	s := e.subject(k)
@@ -396,13 +428,7 @@ func (e *Exporter) epollSeries(en *entity, k subjectKey) *epollCounts {
 	}
 	cost := e.fams.epollSeries()
 	if e.series+cost > e.o.MaxSeries && !isOverflow(k) {
-		if r := (refusal{k, -1}); !en.refused[r] {
-			if en.refused == nil {
-				en.refused = map[refusal]bool{}
-			}
-			en.refused[r] = true
-			e.dropped += uint64(cost)
-		}
+		e.refuse(en, refusal{subj: k, sc: -1}, cost)
 		return e.epollSeries(en, e.overflow(false))
 	}
 	s := e.subject(k)
@@ -453,14 +479,14 @@ func (e *Exporter) retire(en *entity, from, to subjectKey) {
 		return
 	}
 	delete(e.subjects, from)
-	for sc := range s.syscalls {
-		e.series -= e.fams.syscallSeries(sc)
+	for sc, st := range s.syscalls {
+		e.series -= e.fams.syscallSeries(sc) + len(st.ErrorsByErrno)
 	}
 	if s.epoll != nil {
 		e.series -= e.fams.epollSeries()
 	}
 	for sc, st := range s.syscalls {
-		e.syscallSeries(en, to, sc).Add(st)
+		e.add(en, to, sc, st)
 	}
 	if s.epoll != nil {
 		acc := e.epollSeries(en, to)

@@ -145,7 +145,7 @@ func newFamilies(pid, tid bool) *families {
 	f.bpfRuns = prometheus.NewDesc("iotrace_bpf_runs_total",
 		"Runs of iotrace's BPF programs (one per traced syscall entry or exit, scheduler event or callback), from the kernel's BPF stats: its rate is the events per second iotrace handles (observed)", nil, nil)
 	f.processes = prometheus.NewDesc("iotrace_processes", `Processes traced, state="live" or "exited"`, []string{"state"}, nil)
-	f.series = prometheus.NewDesc("iotrace_series", "Per-process series this endpoint exports now (those with a comm label)", nil, nil)
+	f.series = prometheus.NewDesc("iotrace_series", `Per-process series this endpoint exports now (those with a comm label, the comm="`+OverflowLabel+`" set aside)`, nil, nil)
 	f.seriesLimit = prometheus.NewDesc("iotrace_series_limit", "The cap on per-process series (--metrics-max-series)", nil, nil)
 	f.seriesDropped = prometheus.NewDesc("iotrace_series_dropped_total",
 		`Per-process series not created because of the cap; their figures went to the comm="`+OverflowLabel+`" series`, nil, nil)
@@ -210,6 +210,7 @@ func (e *Exporter) emit(ch chan<- prometheus.Metric, snap *model.Snapshot) {
 		}
 	}
 	for k, s := range e.subjects {
+		counted := !isOverflow(k)
 		tl := k.labels(e.o.TID, e.o.PID)
 		for sc, st := range s.syscalls {
 			lv := append(append([]string(nil), tl...), sc.String(), string(sc.Family()))
@@ -223,11 +224,11 @@ func (e *Exporter) emit(ch chan<- prometheus.Metric, snap *model.Snapshot) {
 					if fam.extra != nil {
 						l = append(append([]string(nil), lv...), fam.extra[i])
 					}
-					send(prometheus.MustNewConstMetric(fam.desc, fam.typ, v, l...), true)
+					send(prometheus.MustNewConstMetric(fam.desc, fam.typ, v, l...), counted)
 				}
 			}
 			for errno, c := range st.ErrorsByErrno {
-				send(prometheus.MustNewConstMetric(f.errors, prometheus.CounterValue, float64(c), append(append([]string(nil), lv...), errno)...), true)
+				send(prometheus.MustNewConstMetric(f.errors, prometheus.CounterValue, float64(c), append(append([]string(nil), lv...), errno)...), counted)
 			}
 			buckets := make(map[float64]uint64, len(durationBuckets))
 			var cum uint64
@@ -235,20 +236,22 @@ func (e *Exporter) emit(ch chan<- prometheus.Metric, snap *model.Snapshot) {
 				cum += st.Latency.Buckets[i]
 				buckets[ub] = cum
 			}
-			send(prometheus.MustNewConstHistogram(f.duration, st.Latency.Count, float64(st.Latency.Sum)/1e9, buckets, lv...), true)
-			n += histogramSeries - 1
+			send(prometheus.MustNewConstHistogram(f.duration, st.Latency.Count, float64(st.Latency.Sum)/1e9, buckets, lv...), counted)
+			if counted {
+				n += histogramSeries - 1
+			}
 		}
 		if ep := s.epoll; ep != nil {
 			pl := k.labels(false, e.o.PID)
 			for i, v := range []uint64{ep.add, ep.mod, ep.del} {
-				send(prometheus.MustNewConstMetric(f.epollCtl, prometheus.CounterValue, float64(v), append(append([]string(nil), pl...), ctlOps[i])...), true)
+				send(prometheus.MustNewConstMetric(f.epollCtl, prometheus.CounterValue, float64(v), append(append([]string(nil), pl...), ctlOps[i])...), counted)
 			}
 			for _, c := range []struct {
 				d *prometheus.Desc
 				v *uint64
 			}{{f.epCallbacks, ep.callbacks}, {f.epCallbacksQueued, ep.queued}, {f.epCallbacksIgn, ep.ignored}} {
 				if c.v != nil {
-					send(prometheus.MustNewConstMetric(c.d, prometheus.CounterValue, float64(*c.v), pl...), true)
+					send(prometheus.MustNewConstMetric(c.d, prometheus.CounterValue, float64(*c.v), pl...), counted)
 				}
 			}
 		}
@@ -295,6 +298,13 @@ func (e *Exporter) emit(ch chan<- prometheus.Metric, snap *model.Snapshot) {
 	ch <- prometheus.MustNewConstMetric(f.seriesDropped, prometheus.CounterValue, float64(e.dropped))
 }
 
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // emitEpollGauges sends the live processes' epoll instance counts and
 // interest-list sizes, per subject (the overflow set where the cap refused
 // the subject's epoll set); it returns the number of series sent.
@@ -327,10 +337,11 @@ func (e *Exporter) emitEpollGauges(ch chan<- prometheus.Metric, snap *model.Snap
 	for k, v := range g {
 		pl := k.labels(false, e.o.PID)
 		ch <- prometheus.MustNewConstMetric(e.fams.epollInstances, prometheus.GaugeValue, float64(v.instances), pl...)
-		n++
 		if v.known {
 			ch <- prometheus.MustNewConstMetric(e.fams.epollRegistered, prometheus.GaugeValue, float64(v.registered), pl...)
-			n++
+		}
+		if !isOverflow(k) {
+			n += 1 + btoi(v.known)
 		}
 	}
 	return n
