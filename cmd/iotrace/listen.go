@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -28,9 +29,12 @@ func (m *metricsOptions) bindFlags(f *pflag.FlagSet) {
 func (m *metricsOptions) validate() error {
 	if m.listen == "" {
 		if len(m.labels) > 0 {
-			return fmt.Errorf("--metrics-labels needs --listen")
+			return fmt.Errorf("--metrics-labels labels the --listen endpoint's series: it needs --listen ADDR")
 		}
 		return nil
+	}
+	if _, err := net.ResolveTCPAddr("tcp", m.listen); err != nil {
+		return fmt.Errorf("--listen %q: want host:port, e.g. :9464 or 127.0.0.1:9464", m.listen)
 	}
 	if _, _, err := exporter.ParseLabels(m.labels); err != nil {
 		return err
