@@ -388,7 +388,6 @@ func (e *Exporter) foldEpoll(en *entity, k subjectKey, insts []model.EpollInstan
 		return
 	}
 	var d epollCounts
-	measured := false
 	for _, in := range insts {
 		pr, seen := en.prevEpoll[in.Epfd]
 		back := seen && (in.Ctl.Add < pr.Ctl.Add || in.Ctl.Mod < pr.Ctl.Mod || in.Ctl.Del < pr.Ctl.Del ||
@@ -401,7 +400,6 @@ func (e *Exporter) foldEpoll(en *entity, k subjectKey, insts []model.EpollInstan
 		d.mod += in.Ctl.Mod - pr.Ctl.Mod
 		d.del += in.Ctl.Del - pr.Ctl.Del
 		if in.EpPollCallbacks != nil {
-			measured = true
 			d.callbacks = addDelta(d.callbacks, in.EpPollCallbacks, pr.EpPollCallbacks)
 			d.queued = addDelta(d.queued, in.CallbacksAlreadyQueued, pr.CallbacksAlreadyQueued)
 			d.ignored = addDelta(d.ignored, in.CallbacksIgnored, pr.CallbacksIgnored)
@@ -411,15 +409,18 @@ func (e *Exporter) foldEpoll(en *entity, k subjectKey, insts []model.EpollInstan
 		}
 		en.prevEpoll[in.Epfd] = copyInstance(in)
 	}
-	acc := e.epollSeries(en, k)
-	acc.add += d.add
-	acc.mod += d.mod
-	acc.del += d.del
-	if measured {
-		acc.callbacks = addDelta(acc.callbacks, d.callbacks, nil)
-		acc.queued = addDelta(acc.queued, d.queued, nil)
-		acc.ignored = addDelta(acc.ignored, d.ignored, nil)
-	}
+	// d's callback counters stay nil where the mode does not measure them.
+	e.epollSeries(en, k).merge(&d)
+}
+
+// merge adds o's counts into a; a callback counter nil in o adds nothing.
+func (a *epollCounts) merge(o *epollCounts) {
+	a.add += o.add
+	a.mod += o.mod
+	a.del += o.del
+	a.callbacks = addDelta(a.callbacks, o.callbacks, nil)
+	a.queued = addDelta(a.queued, o.queued, nil)
+	a.ignored = addDelta(a.ignored, o.ignored, nil)
 }
 
 func (e *Exporter) epollSeries(en *entity, k subjectKey) *epollCounts {
@@ -489,12 +490,6 @@ func (e *Exporter) retire(en *entity, from, to subjectKey) {
 		e.add(en, to, sc, st)
 	}
 	if s.epoll != nil {
-		acc := e.epollSeries(en, to)
-		acc.add += s.epoll.add
-		acc.mod += s.epoll.mod
-		acc.del += s.epoll.del
-		acc.callbacks = addDelta(acc.callbacks, s.epoll.callbacks, nil)
-		acc.queued = addDelta(acc.queued, s.epoll.queued, nil)
-		acc.ignored = addDelta(acc.ignored, s.epoll.ignored, nil)
+		e.epollSeries(en, to).merge(s.epoll)
 	}
 }
