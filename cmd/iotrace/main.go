@@ -112,6 +112,7 @@ file keeps what was written, the summary is still printed, and iotrace exits 1.`
 	f.Float64Var(&o.demoRate, "demo-rate", 10000, "without a target: messages per second per workload (0: as fast as possible)")
 	f.IntVar(&o.demoSize, "demo-size", 64, "without a target: bytes per message")
 	f.BoolVar(&o.demoTCP, "demo-tcp", false, "without a target: loopback TCP connections instead of socketpairs")
+	o.metrics.bindFlags(f)
 	cmd.Flags().SortFlags = false
 
 	cmd.AddCommand(newProbesCmd(), newVersionCmd(), newWorkloadCmd(), newReportCmd(), newDiffCmd(), newReplayCmd(), newGateCmd(), newBenchCmd())

@@ -41,6 +41,7 @@ type traceOptions struct {
 	events    bool
 	evLimit   int
 	command   []string
+	metrics   metricsOptions // --listen (listen.go)
 
 	// The built-in workloads, when no target is given.
 	demoModels []string
@@ -162,6 +163,9 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := o.metrics.validate(); err != nil {
+		return err
+	}
 	r := &session{o: o, out: cmd.OutOrStdout()}
 	stdout, isFile := r.out.(*os.File)
 	r.text = o.noTUI || !isFile || !isTerminal(stdout) || !isTerminal(os.Stdin)
@@ -213,6 +217,11 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 	defer r.col.Close()
 	m, why := r.col.Mode()
 	fmt.Fprintf(cmd.ErrOrStderr(), "iotrace: tracing with %s probes (%s)\n", m, why)
+	srv, err := r.listen(cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
 
 	if o.demoMode() {
 		models := make([]workloads.Model, len(o.demoModels))
@@ -375,7 +384,7 @@ func (r *session) loop(ctx context.Context) (res loopResult) {
 				res.err = err
 				return res
 			}
-			if r.text {
+			if r.text && !r.headless() {
 				if err := report.Interval(r.out, cur, res.prev, now, now.Sub(res.last)); err != nil {
 					res.err = err
 					return res

@@ -58,68 +58,6 @@ type Source struct {
 	Estimate string `json:"estimate,omitempty"`
 }
 
-// Counter is one per-syscall counter of Stats, by its JSON name.
-type Counter struct {
-	Key     string
-	Meaning string
-	// sources gives the counter's source per model family; a family not
-	// listed takes the entry for "".
-	sources map[Family]Source
-}
-
-func same(p Provenance) map[Family]Source { return map[Family]Source{"": {Provenance: p}} }
-
-// Counters lists the per-syscall counters of a trace (the fields of a
-// "syscalls" entry, docs/metrics.md) with their provenance. The probe mode
-// does not change any of them in this version: every mode counts the same
-// events, and none observes the readiness checks themselves yet.
-var Counters = []Counter{
-	{Key: "calls", Meaning: "completed calls, counted at syscall exit", sources: same(Observed)},
-	{Key: "errors", Meaning: "calls that returned a negative errno", sources: same(FromArguments)},
-	{Key: "errors_by_errno", Meaning: "errors by errno name", sources: same(FromArguments)},
-	{Key: "timeouts", Meaning: "waits that returned 0", sources: same(FromArguments)},
-	{Key: "ready", Meaning: "sum of the positive return values: fds (events) reported ready", sources: same(FromArguments)},
-	{Key: "fds_watched", Meaning: "fds the caller asked about, summed over calls", sources: map[Family]Source{
-		"":          {Provenance: FromArguments},
-		FamilyEpoll: {Provenance: Estimated, Estimate: "the interest list's size tracked from epoll_ctl ADD and DEL, seeded from /proc/PID/fdinfo; an fd closed without DEL is not seen"},
-	}},
-	{Key: "fds_watched_unknown_calls", Meaning: "epoll waits on an instance of unknown size", sources: same(Observed)},
-	{Key: "fd_polls", Meaning: "per-fd readiness checks the kernel made", sources: map[Family]Source{
-		FamilySelect: {Provenance: Estimated, Estimate: "distinct fds in the sets × (1 + voluntary sleeps in the call)"},
-		FamilyPoll:   {Provenance: Estimated, Estimate: "nfds × (1 + voluntary sleeps in the call)"},
-		FamilyEpoll:  {Provenance: Estimated, Estimate: "one per event returned; epoll_ctl ADD and MOD: 1"},
-		"":           {Provenance: Estimated, Estimate: "a model of the kernel's passes"},
-	}},
-	{Key: "bytes_in", Meaning: "bytes of fd sets, pollfds and events copied from user to kernel", sources: same(FromArguments)},
-	{Key: "bytes_out", Meaning: "bytes of fd sets, pollfds and events copied from kernel to user", sources: same(FromArguments)},
-	{Key: "wakeups", Meaning: "times the thread was woken during the call (sched_wakeup)", sources: same(Observed)},
-	{Key: "sleeps", Meaning: "voluntary context switches during the call (sched_switch)", sources: same(Observed)},
-	{Key: "blocked_ns", Meaning: "time off CPU inside the call", sources: same(Observed)},
-	{Key: "maxevents_hits", Meaning: "epoll waits that returned exactly maxevents", sources: same(FromArguments)},
-	{Key: "latency_ns", Meaning: "call duration, entry to exit, as a log2 histogram", sources: same(Observed)},
-	{Key: "ready_list_at_entry", Meaning: "epoll ready-list length at entry, walked by the probe", sources: same(Observed)},
-	{Key: "ready_list_at_exit", Meaning: "epoll ready-list length at exit, walked by the probe", sources: same(Observed)},
-	{Key: "ready_list_truncated", Meaning: "ready-list walks that stopped at their limit", sources: same(Observed)},
-}
-
-// CounterByKey returns the counter with the given JSON name, or nil.
-func CounterByKey(key string) *Counter {
-	for i := range Counters {
-		if Counters[i].Key == key {
-			return &Counters[i]
-		}
-	}
-	return nil
-}
-
-// Source is the counter's source for model fam in probe mode mode.
-func (c *Counter) Source(fam Family, mode string) Source {
-	if s, ok := c.sources[fam]; ok {
-		return s
-	}
-	return c.sources[""]
-}
-
 // Sources is what a trace says about its counters: for each counter, its
 // source per model (meta.provenance).
 type Sources map[string]map[Family]Source
@@ -127,8 +65,8 @@ type Sources map[string]map[Family]Source
 // SourcesFor returns the sources of every counter in probe mode mode.
 func SourcesFor(mode string) Sources {
 	out := Sources{}
-	for i := range Counters {
-		c := &Counters[i]
+	for i := range CounterTable {
+		c := &CounterTable[i]
 		m := map[Family]Source{}
 		for _, f := range Families {
 			m[f] = c.Source(f, mode)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"time"
 
@@ -34,7 +35,15 @@ func MaybeHelper() {
 			os.Exit(3)
 		}
 	}
-	out, _ := json.Marshal(Run())
+	// The scenario runs on a thread of its own: package init functions
+	// run on the main thread and may touch Go's netpoller (protobuf's,
+	// linked with client_golang, opens the executable), whose epoll calls
+	// are not the scenario's. The main goroutine holds the main thread
+	// meanwhile, so the scenario's goroutine cannot land on it.
+	runtime.LockOSThread()
+	done := make(chan Result)
+	go func() { done <- Run() }()
+	out, _ := json.Marshal(<-done)
 	unix.Write(1, append(out, '\n'))
 	if mode == "gated" {
 		gate.AwaitClose(0)
