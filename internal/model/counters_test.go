@@ -24,7 +24,7 @@ func TestCounterTableComplete(t *testing.T) {
 			keys[k] = true
 		}
 	}
-	delete(keys, "epfd")            // the instance's name, not a figure
+	delete(keys, "epfd") // the instance's name, not a figure
 	seen := map[string]bool{}
 	for _, c := range CounterTable {
 		if seen[c.Key] {
