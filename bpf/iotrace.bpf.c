@@ -78,7 +78,6 @@ volatile const u64 cfg_eventpoll_fops = 0; /* &eventpoll_fops from kallsyms, 0 i
 volatile const u32 cfg_self = 0;           /* iotrace's own tgid: never traced */
 volatile const bool cfg_events = false;    /* send one call_event per call */
 volatile const u64 cfg_wakeup_bytes = 0;   /* wake the call_events reader at this backlog; 0: per record */
-volatile const bool cfg_ep_callbacks = true; /* ep_poll_callback is traced: keep ep_owner */
 
 struct inflight {
 	u64 start_ns;
@@ -541,16 +540,15 @@ static __always_inline void enter_select(struct inflight *in, long n, unsigned l
 }
 
 /*
- * Remember which (tgid, epfd) owns ep, for ep_poll_callback. Only when it
- * is traced, and only written when it changes: a hash update replaces the
- * element (allocation, bucket lock) even when the value is the same.
+ * Remember which (tgid, epfd) owns ep, for ep_poll_callback and for the
+ * removal of items on a file's last close (release_epitems). Only written
+ * when it changes: a hash update replaces the element (allocation, bucket
+ * lock) even when the value is the same.
  */
 static __always_inline void note_owner(u64 ep, struct ep_key *k)
 {
 	struct ep_key *o;
 
-	if (!cfg_ep_callbacks)
-		return;
 	o = bpf_map_lookup_elem(&ep_owner, &ep);
 	if (o && o->tgid == k->tgid && o->epfd == k->epfd)
 		return;
@@ -706,6 +704,82 @@ static __always_inline void exit_epoll_create(u32 tgid, long ret)
 		count(LOST_EPOLL);
 	if (bpf_map_update_elem(&ep_counters, &k, &zero_counts, BPF_ANY))
 		count(LOST_EPOLL);
+}
+
+/*
+ * The kernel drops a file's epoll items when the file's last reference goes
+ * (__fput -> eventpoll_release -> eventpoll_release_file in fs/eventpoll.c),
+ * with no EPOLL_CTL_DEL: nginx closes its sockets that way. Each item on
+ * file->f_ep makes its instance's interest list one smaller. The instance
+ * is found through ep_owner; one that is not a target's is left alone.
+ * More than MAX_FILE_EPITEMS instances watching one file are left to the
+ * collector's resynchronisation from /proc fdinfo.
+ */
+#define MAX_FILE_EPITEMS 8
+
+static __always_inline void release_epitems(struct file *f)
+{
+	u64 off = bpf_core_field_offset(struct epitem, fllink);
+	struct hlist_head *head;
+	struct hlist_node *node;
+
+	if (!bpf_core_field_exists(f->f_ep))
+		return;
+	head = BPF_CORE_READ(f, f_ep);
+	if (!head)
+		return;
+	node = BPF_CORE_READ(head, first);
+	for (int i = 0; i < MAX_FILE_EPITEMS && node; i++) {
+		struct epitem *epi = (void *)node - off;
+		u64 ep = (u64)BPF_CORE_READ(epi, ep);
+		struct ep_key *owner = bpf_map_lookup_elem(&ep_owner, &ep);
+		struct ep_reg *reg;
+
+		if (owner) {
+			struct ep_key k = *owner;
+
+			reg = bpf_map_lookup_elem(&ep_regs, &k);
+			if (reg && reg->known)
+				__sync_fetch_and_add(&reg->registered, -1);
+		}
+		node = BPF_CORE_READ(node, next);
+	}
+}
+
+/* Does f hold one reference, so that closing it releases it? */
+static __always_inline bool last_reference(struct file *f)
+{
+	struct file___ref *fr = (void *)f;
+
+	if (bpf_core_field_exists(fr->f_ref))
+		return BPF_CORE_READ(fr, f_ref.refcnt.counter) == 0;
+	return BPF_CORE_READ(f, f_count.counter) == 1;
+}
+
+/*
+ * close(fd) in tracepoint and rawtp modes, which cannot reach
+ * eventpoll_release_file: a file in an epoll set closed by its last
+ * reference loses its items as the call returns. A reference another
+ * thread holds for a moment defers the release (to that thread's fput);
+ * the collector's resynchronisation corrects what this misses.
+ */
+static __always_inline int on_close(unsigned long fd)
+{
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct fdtable *fdt;
+	struct file *f = NULL;
+
+	if (tgid == cfg_self || !may_be_target(tgid))
+		return 0;
+	fdt = current_fdt();
+	if (fd >= fdt->max_fds)
+		return 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]) || !f)
+		return 0;
+	if (!bpf_core_field_exists(f->f_ep) || !BPF_CORE_READ(f, f_ep) || !last_reference(f))
+		return 0;
+	release_epitems(f);
+	return 0;
 }
 
 /* What one call cost, worked out at exit from its inflight entry. */
@@ -977,6 +1051,12 @@ TP_PAIR(epoll_ctl, SC_EPOLL_CTL)
 TP_PAIR(epoll_create, SC_EPOLL_CREATE)
 TP_PAIR(epoll_create1, SC_EPOLL_CREATE)
 
+SEC("tracepoint/syscalls/sys_enter_close")
+int tp_close(struct sys_enter_ctx *ctx)
+{
+	return on_close(ctx->args[0]);
+}
+
 /*
  * ---- raw syscall tracepoints: one program on sys_enter, one on sys_exit ----
  *
@@ -1014,6 +1094,9 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(rt_sys_enter, struct pt_regs *regs, long nr)
 {
 	u32 sc = sc_of_nr(nr);
+
+	if (nr == 3 && !compat_syscall()) /* close */
+		return on_close(regs->di);
 
 	if (sc == SC_IDLE || compat_syscall())
 		return 0;
@@ -1145,6 +1228,22 @@ SEC("kprobe/ep_poll_callback")
 int BPF_KPROBE(kp_ep_poll_callback, wait_queue_entry_t *wait, unsigned mode, int sync, void *key)
 {
 	return on_ep_callback(wait, key);
+}
+
+/* ---- eventpoll_release_file: a file's last close drops its epoll items ---- */
+
+SEC("fentry/eventpoll_release_file")
+int BPF_PROG(fe_ep_release_file, struct file *file)
+{
+	release_epitems(file);
+	return 0;
+}
+
+SEC("kprobe/eventpoll_release_file")
+int BPF_KPROBE(kp_ep_release_file, struct file *file)
+{
+	release_epitems(file);
+	return 0;
 }
 
 /* ---- scheduler: sleeps, wakeups and off-CPU time inside a traced call ---- */

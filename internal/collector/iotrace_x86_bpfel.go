@@ -193,6 +193,7 @@ const (
 	iotraceProgFeEnterPselect6     = "fe_enter_pselect6"
 	iotraceProgFeEnterSelect       = "fe_enter_select"
 	iotraceProgFeEpPollCallback    = "fe_ep_poll_callback"
+	iotraceProgFeEpReleaseFile     = "fe_ep_release_file"
 	iotraceProgFeExitEpollCreate   = "fe_exit_epoll_create"
 	iotraceProgFeExitEpollCreate1  = "fe_exit_epoll_create1"
 	iotraceProgFeExitEpollCtl      = "fe_exit_epoll_ctl"
@@ -214,6 +215,7 @@ const (
 	iotraceProgKpEnterPselect6     = "kp_enter_pselect6"
 	iotraceProgKpEnterSelect       = "kp_enter_select"
 	iotraceProgKpEpPollCallback    = "kp_ep_poll_callback"
+	iotraceProgKpEpReleaseFile     = "kp_ep_release_file"
 	iotraceProgKpExitEpollCreate   = "kp_exit_epoll_create"
 	iotraceProgKpExitEpollCreate1  = "kp_exit_epoll_create1"
 	iotraceProgKpExitEpollCtl      = "kp_exit_epoll_ctl"
@@ -230,6 +232,7 @@ const (
 	iotraceProgOnSchedWakeup       = "on_sched_wakeup"
 	iotraceProgRtSysEnter          = "rt_sys_enter"
 	iotraceProgRtSysExit           = "rt_sys_exit"
+	iotraceProgTpClose             = "tp_close"
 	iotraceProgTpEnterEpollCreate  = "tp_enter_epoll_create"
 	iotraceProgTpEnterEpollCreate1 = "tp_enter_epoll_create1"
 	iotraceProgTpEnterEpollCtl     = "tp_enter_epoll_ctl"
@@ -253,7 +256,6 @@ const (
 	iotraceVarCfgAll               = "cfg_all"
 	iotraceVarCfgComm              = "cfg_comm"
 	iotraceVarCfgCommLen           = "cfg_comm_len"
-	iotraceVarCfgEpCallbacks       = "cfg_ep_callbacks"
 	iotraceVarCfgEventpollFops     = "cfg_eventpoll_fops"
 	iotraceVarCfgEvents            = "cfg_events"
 	iotraceVarCfgFollow            = "cfg_follow"
@@ -317,6 +319,7 @@ type iotraceProgramSpecs struct {
 	FeEnterPselect6     *ebpf.ProgramSpec `ebpf:"fe_enter_pselect6"`
 	FeEnterSelect       *ebpf.ProgramSpec `ebpf:"fe_enter_select"`
 	FeEpPollCallback    *ebpf.ProgramSpec `ebpf:"fe_ep_poll_callback"`
+	FeEpReleaseFile     *ebpf.ProgramSpec `ebpf:"fe_ep_release_file"`
 	FeExitEpollCreate   *ebpf.ProgramSpec `ebpf:"fe_exit_epoll_create"`
 	FeExitEpollCreate1  *ebpf.ProgramSpec `ebpf:"fe_exit_epoll_create1"`
 	FeExitEpollCtl      *ebpf.ProgramSpec `ebpf:"fe_exit_epoll_ctl"`
@@ -338,6 +341,7 @@ type iotraceProgramSpecs struct {
 	KpEnterPselect6     *ebpf.ProgramSpec `ebpf:"kp_enter_pselect6"`
 	KpEnterSelect       *ebpf.ProgramSpec `ebpf:"kp_enter_select"`
 	KpEpPollCallback    *ebpf.ProgramSpec `ebpf:"kp_ep_poll_callback"`
+	KpEpReleaseFile     *ebpf.ProgramSpec `ebpf:"kp_ep_release_file"`
 	KpExitEpollCreate   *ebpf.ProgramSpec `ebpf:"kp_exit_epoll_create"`
 	KpExitEpollCreate1  *ebpf.ProgramSpec `ebpf:"kp_exit_epoll_create1"`
 	KpExitEpollCtl      *ebpf.ProgramSpec `ebpf:"kp_exit_epoll_ctl"`
@@ -354,6 +358,7 @@ type iotraceProgramSpecs struct {
 	OnSchedWakeup       *ebpf.ProgramSpec `ebpf:"on_sched_wakeup"`
 	RtSysEnter          *ebpf.ProgramSpec `ebpf:"rt_sys_enter"`
 	RtSysExit           *ebpf.ProgramSpec `ebpf:"rt_sys_exit"`
+	TpClose             *ebpf.ProgramSpec `ebpf:"tp_close"`
 	TpEnterEpollCreate  *ebpf.ProgramSpec `ebpf:"tp_enter_epoll_create"`
 	TpEnterEpollCreate1 *ebpf.ProgramSpec `ebpf:"tp_enter_epoll_create1"`
 	TpEnterEpollCtl     *ebpf.ProgramSpec `ebpf:"tp_enter_epoll_ctl"`
@@ -400,7 +405,6 @@ type iotraceVariableSpecs struct {
 	CfgAll           *ebpf.VariableSpec `ebpf:"cfg_all"`
 	CfgComm          *ebpf.VariableSpec `ebpf:"cfg_comm"`
 	CfgCommLen       *ebpf.VariableSpec `ebpf:"cfg_comm_len"`
-	CfgEpCallbacks   *ebpf.VariableSpec `ebpf:"cfg_ep_callbacks"`
 	CfgEventpollFops *ebpf.VariableSpec `ebpf:"cfg_eventpoll_fops"`
 	CfgEvents        *ebpf.VariableSpec `ebpf:"cfg_events"`
 	CfgFollow        *ebpf.VariableSpec `ebpf:"cfg_follow"`
@@ -467,7 +471,6 @@ type iotraceVariables struct {
 	CfgAll           *ebpf.Variable `ebpf:"cfg_all"`
 	CfgComm          *ebpf.Variable `ebpf:"cfg_comm"`
 	CfgCommLen       *ebpf.Variable `ebpf:"cfg_comm_len"`
-	CfgEpCallbacks   *ebpf.Variable `ebpf:"cfg_ep_callbacks"`
 	CfgEventpollFops *ebpf.Variable `ebpf:"cfg_eventpoll_fops"`
 	CfgEvents        *ebpf.Variable `ebpf:"cfg_events"`
 	CfgFollow        *ebpf.Variable `ebpf:"cfg_follow"`
@@ -493,6 +496,7 @@ type iotracePrograms struct {
 	FeEnterPselect6     *ebpf.Program `ebpf:"fe_enter_pselect6"`
 	FeEnterSelect       *ebpf.Program `ebpf:"fe_enter_select"`
 	FeEpPollCallback    *ebpf.Program `ebpf:"fe_ep_poll_callback"`
+	FeEpReleaseFile     *ebpf.Program `ebpf:"fe_ep_release_file"`
 	FeExitEpollCreate   *ebpf.Program `ebpf:"fe_exit_epoll_create"`
 	FeExitEpollCreate1  *ebpf.Program `ebpf:"fe_exit_epoll_create1"`
 	FeExitEpollCtl      *ebpf.Program `ebpf:"fe_exit_epoll_ctl"`
@@ -514,6 +518,7 @@ type iotracePrograms struct {
 	KpEnterPselect6     *ebpf.Program `ebpf:"kp_enter_pselect6"`
 	KpEnterSelect       *ebpf.Program `ebpf:"kp_enter_select"`
 	KpEpPollCallback    *ebpf.Program `ebpf:"kp_ep_poll_callback"`
+	KpEpReleaseFile     *ebpf.Program `ebpf:"kp_ep_release_file"`
 	KpExitEpollCreate   *ebpf.Program `ebpf:"kp_exit_epoll_create"`
 	KpExitEpollCreate1  *ebpf.Program `ebpf:"kp_exit_epoll_create1"`
 	KpExitEpollCtl      *ebpf.Program `ebpf:"kp_exit_epoll_ctl"`
@@ -530,6 +535,7 @@ type iotracePrograms struct {
 	OnSchedWakeup       *ebpf.Program `ebpf:"on_sched_wakeup"`
 	RtSysEnter          *ebpf.Program `ebpf:"rt_sys_enter"`
 	RtSysExit           *ebpf.Program `ebpf:"rt_sys_exit"`
+	TpClose             *ebpf.Program `ebpf:"tp_close"`
 	TpEnterEpollCreate  *ebpf.Program `ebpf:"tp_enter_epoll_create"`
 	TpEnterEpollCreate1 *ebpf.Program `ebpf:"tp_enter_epoll_create1"`
 	TpEnterEpollCtl     *ebpf.Program `ebpf:"tp_enter_epoll_ctl"`
@@ -565,6 +571,7 @@ func (p *iotracePrograms) Close() error {
 		p.FeEnterPselect6,
 		p.FeEnterSelect,
 		p.FeEpPollCallback,
+		p.FeEpReleaseFile,
 		p.FeExitEpollCreate,
 		p.FeExitEpollCreate1,
 		p.FeExitEpollCtl,
@@ -586,6 +593,7 @@ func (p *iotracePrograms) Close() error {
 		p.KpEnterPselect6,
 		p.KpEnterSelect,
 		p.KpEpPollCallback,
+		p.KpEpReleaseFile,
 		p.KpExitEpollCreate,
 		p.KpExitEpollCreate1,
 		p.KpExitEpollCtl,
@@ -602,6 +610,7 @@ func (p *iotracePrograms) Close() error {
 		p.OnSchedWakeup,
 		p.RtSysEnter,
 		p.RtSysExit,
+		p.TpClose,
 		p.TpEnterEpollCreate,
 		p.TpEnterEpollCreate1,
 		p.TpEnterEpollCtl,

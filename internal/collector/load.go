@@ -126,6 +126,14 @@ func loadCollection(spec *ebpf.CollectionSpec, cache *btf.Cache) (*ebpf.Collecti
 // c.unavailable what the chosen mode cannot measure.
 func (c *Collector) prune(spec *ebpf.CollectionSpec, syms map[string]uint64, cache *btf.Cache) error {
 	keep := map[string]bool{}
+	// Items a file's last close drops from epoll sets: the kernel function
+	// in fentry and kprobe modes, close(2) in the others (bpf: on_close).
+	switch {
+	case c.mode.tracesEpCallback():
+		keep[modePrefix[c.mode]+"ep_release_file"] = true
+	case c.mode == ModeTracepoint && tracepointExists("syscalls", "sys_enter_close"):
+		keep[iotraceProgTpClose] = true
+	}
 	if c.mode.tracesEpCallback() {
 		keep[modePrefix[c.mode]+"ep_poll_callback"] = true
 	} else {
@@ -266,7 +274,6 @@ func configure(vars *iotraceVariableSpecs, mode Mode, opts Options, eventpollFop
 		{vars.CfgSelf, uint32(os.Getpid())},
 		{vars.CfgEvents, opts.OnCall != nil},
 		{vars.CfgWakeupBytes, wakeupBytes},
-		{vars.CfgEpCallbacks, mode.tracesEpCallback()},
 	} {
 		if err := s.vs.Set(s.v); err != nil {
 			return fmt.Errorf("setting %s: %w", s.vs.Name, err)

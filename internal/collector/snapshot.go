@@ -176,12 +176,7 @@ func (c *Collector) epollInstances(pid int, info *procInfo, states map[int]*epol
 		if !info.exited {
 			if n, ok := epollRegistered(pid, fd); ok {
 				info.epolls[fd] = n
-				if st.reg == nil || st.reg.Known == 0 {
-					// Seed an instance the kernel side first met mid-run.
-					k := iotraceEpKey{Tgid: uint32(pid), Epfd: int32(fd)}
-					v := iotraceEpReg{Registered: n, Known: 1}
-					_ = c.objs.EpRegs.Update(&k, &v, ebpf.UpdateAny)
-				}
+				c.resyncRegistered(pid, fd, st.reg, n)
 			} else {
 				delete(info.epolls, fd)
 			}
@@ -209,6 +204,30 @@ func (c *Collector) epollInstances(pid int, info *procInfo, states map[int]*epol
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Epfd < out[j].Epfd })
 	return out
+}
+
+// resyncRegistered sets the kernel side's interest-list size of (pid, fd)
+// to n, the kernel's own count (/proc fdinfo), when they differ: it seeds an
+// instance the kernel side first met mid-run, and corrects what the probes
+// cannot follow (items dropped by a last close the close(2) probe did not
+// see as one, a release in another process, more than 8 instances watching
+// one file). read is the value read with the other maps at the start of
+// the snapshot; if the value has changed since then an epoll_ctl or a
+// release ran while fdinfo was read, n may already be stale, and the next
+// snapshot tries again.
+func (c *Collector) resyncRegistered(pid, fd int, read *iotraceEpReg, n int64) {
+	if read != nil && read.Known != 0 && read.Registered == n {
+		return
+	}
+	k := iotraceEpKey{Tgid: uint32(pid), Epfd: int32(fd)}
+	var now iotraceEpReg
+	err := c.objs.EpRegs.Lookup(&k, &now)
+	switch {
+	case read == nil && err == nil, read != nil && (err != nil || now != *read):
+		return
+	}
+	v := iotraceEpReg{Registered: n, Known: 1}
+	_ = c.objs.EpRegs.Update(&k, &v, ebpf.UpdateAny)
 }
 
 func (c *Collector) meta() model.Meta {

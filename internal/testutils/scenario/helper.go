@@ -155,12 +155,15 @@ func CheckSnapshot(snap *model.Snapshot, pid int, res Result) []string {
 	if tracepoint && snap.Meta.Unavailable["ep_poll_callbacks"] == "" {
 		bad = append(bad, snap.Meta.ProbeMode+" mode: meta.unavailable lacks ep_poll_callbacks")
 	}
-	lt, et := ExpectedEpoll()
+	lt, et, drop := ExpectedEpoll()
+	if res.EpDropFdinfo != drop.Registered {
+		bad = append(bad, fmt.Sprintf("drop epoll: /proc fdinfo shows %d items, the scenario expects %d", res.EpDropFdinfo, drop.Registered))
+	}
 	for _, c := range []struct {
 		name string
 		epfd int
 		want Epoll
-	}{{"LT", res.EpLT, lt}, {"ET", res.EpET, et}} {
+	}{{"LT", res.EpLT, lt}, {"ET", res.EpET, et}, {"drop", res.EpDrop, drop}} {
 		e := p.Epoll(c.epfd)
 		if e == nil {
 			bad = append(bad, fmt.Sprintf("%s epoll instance (fd %d) missing", c.name, c.epfd))
