@@ -16,10 +16,10 @@ package scenario
 import (
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"os/signal"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -44,15 +44,15 @@ const WakeDelay = 100 * time.Millisecond
 
 // Result is what the scenario reports about itself.
 type Result struct {
-	Tid   int    `json:"tid"`
-	EpLT  int    `json:"ep_lt"` // level-triggered epoll instance
-	EpET  int    `json:"ep_et"` // edge-triggered epoll instance
+	Tid  int `json:"tid"`
+	EpLT int `json:"ep_lt"` // level-triggered epoll instance
+	EpET int `json:"ep_et"` // edge-triggered epoll instance
 	// EpDrop is the instance whose watched sockets are closed without
 	// EPOLL_CTL_DEL; EpDropFdinfo is its interest-list size as the
 	// kernel shows it (tfd lines of /proc/self/fdinfo/EpDrop) after the wait.
-	EpDrop       int   `json:"ep_drop"`
-	EpDropFdinfo int64 `json:"ep_drop_fdinfo"`
-	Error string `json:"error,omitempty"`
+	EpDrop       int    `json:"ep_drop"`
+	EpDropFdinfo int64  `json:"ep_drop_fdinfo"`
+	Error        string `json:"error,omitempty"`
 }
 
 type pollfd struct {
