@@ -97,7 +97,8 @@ struct inflight {
 	u32 rl_entry;
 	u8 rl_entry_truncated;
 	u8 fds_unknown;    /* epoll interest list size not known */
-	u8 pad[2];
+	u8 rl_entry_unknown; /* the entry walk gave no length */
+	u8 pad;
 };
 
 struct stats_key {
@@ -129,6 +130,7 @@ struct stats {
 	u64 rl_exit_sum;
 	u64 rl_exit_max;
 	u64 rl_truncated;
+	u64 rl_unknown;    /* calls whose ready-list walks gave no length */
 	u64 lat_buckets[LAT_BUCKETS];
 };
 
@@ -460,17 +462,32 @@ static long walk_step(u32 i, void *data)
 /*
  * Length of ep->rdllist, walked up to MAX_READY_WALK entries without the
  * lock (as the kernel's own lockless ep_events_available() peeks at it).
+ * The walk gives no length (*unknown) when it does not come back to the
+ * list head (*truncated: it stopped at the limit, or a read failed: an item
+ * removed under it by list_del_init points to itself, and one spliced away
+ * leads into another list), when a transfer of the list was under way at
+ * its start or end (ep->ovflist is not EP_UNACTIVE_PTR between
+ * ep_start_scan and ep_done_scan, which splice the list away and back:
+ * another thread's epoll_wait on the same instance), or when it counted
+ * more items than the instance has (size, if known): an item is on the
+ * ready list at most once.
  */
-static __always_inline u32 ready_list_len(struct eventpoll *ep, u8 *truncated)
+static __always_inline u32 ready_list_len(struct eventpoll *ep, u64 size, bool size_known,
+					  u8 *truncated, u8 *unknown)
 {
 	struct walk_ctx w = {
 		.head = __builtin_preserve_access_index(&ep->rdllist),
 		.pos = BPF_CORE_READ(ep, rdllist.next),
 	};
+	void *ov_start = BPF_CORE_READ(ep, ovflist), *ov_end;
 
 	bpf_loop(MAX_READY_WALK, walk_step, &w, 0);
+	ov_end = BPF_CORE_READ(ep, ovflist);
+	/* Not back at the head: stopped at the limit, or a read failed. */
 	*truncated = w.pos && w.pos != w.head;
-	return w.n;
+	*unknown = !w.pos || *truncated || ov_start != EP_UNACTIVE_PTR || ov_end != EP_UNACTIVE_PTR ||
+		   (size_known && w.n > size);
+	return *unknown ? 0 : w.n;
 }
 
 /* Bytes select copies per set: FDS_BYTES(n) in fs/select.c. */
@@ -573,7 +590,12 @@ static __always_inline void enter_epoll_wait(struct inflight *in, u32 tgid, s32 
 	if (!ep)
 		return;
 	in->ep = (u64)ep;
-	in->rl_entry = ready_list_len(ep, &in->rl_entry_truncated);
+	/*
+	 * Not held to the size here: passing it made the 6.18.44 verifier fail
+	 * the entry programs with EFAULT ("verifier bug", at log level 0 or 1;
+	 * they load at log level 2). The exit holds this length to it (cost_of).
+	 */
+	in->rl_entry = ready_list_len(ep, 0, false, &in->rl_entry_truncated, &in->rl_entry_unknown);
 	note_owner(in->ep, &k);
 }
 
@@ -790,7 +812,8 @@ struct call_cost {
 	u64 bytes_out;
 	u32 rl_exit;
 	u8 fds_unknown;
-	u8 rl_valid;
+	u8 rl_valid;     /* both walks gave a length */
+	u8 rl_unknown;   /* a walk was made and gave none */
 	u8 rl_truncated;
 };
 
@@ -842,11 +865,16 @@ static __always_inline void cost_of(u32 sc, long ret, struct inflight *in, struc
 			c->fd_polls = ret;
 		}
 		if (ret >= 0 && in->ep) {
-			u8 trunc = 0;
+			u8 trunc = 0, unknown = 0;
 
-			c->rl_exit = ready_list_len((struct eventpoll *)in->ep, &trunc);
-			c->rl_valid = 1;
+			c->rl_exit = ready_list_len((struct eventpoll *)in->ep, in->fds_watched,
+						    !in->fds_unknown, &trunc, &unknown);
+			/* An item is on the ready list at most once. */
+			if (!in->fds_unknown && in->rl_entry > in->fds_watched)
+				in->rl_entry_unknown = 1;
 			c->rl_truncated = in->rl_entry_truncated + trunc;
+			c->rl_unknown = in->rl_entry_unknown || unknown;
+			c->rl_valid = !c->rl_unknown;
 		}
 		break;
 	case SC_EPOLL_CTL:
@@ -909,8 +937,9 @@ static __always_inline void add_to_stats(struct stats *s, u32 sc, long ret, u64 
 		s->rl_exit_sum += c->rl_exit;
 		if (c->rl_exit > s->rl_exit_max)
 			s->rl_exit_max = c->rl_exit;
-		s->rl_truncated += c->rl_truncated;
 	}
+	s->rl_truncated += c->rl_truncated;
+	s->rl_unknown += c->rl_unknown;
 }
 
 /*

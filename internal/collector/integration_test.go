@@ -52,6 +52,66 @@ func TestScenarioExact(t *testing.T) {
 	})
 }
 
+// TestReadyListRace holds the ready-list walks to the instance's size
+// while several threads wait on one instance and another adds and deletes
+// an fd: a walk that meets another thread's transfer of the list gives no
+// length (ready_list_unknown) instead of garbage. Before, such walks ran
+// into another list and reported 4,096, the walk's limit.
+func TestReadyListRace(t *testing.T) {
+	testutils.RequireRoot(t)
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		// Whether walks meet a transfer depends on scheduling: up to three
+		// rounds until one does. Every round is held to the size.
+		var unknown uint64
+		for round := 0; round < 3 && unknown == 0; round++ {
+			unknown = readyListRace(t, mode)
+		}
+		if unknown == 0 {
+			t.Errorf("no walk counted in ready_list_unknown in 3 rounds of %d racing calls", scenario.RaceWaiters*scenario.RaceCalls)
+		}
+	})
+}
+
+// readyListRace runs one round of the race and returns its unknown walks.
+func readyListRace(t *testing.T, mode collector.Mode) uint64 {
+	h := testutils.StartScenario(t, scenario.HelperRunEnv+"="+scenario.RunReadyRaceName)
+	col, err := collector.New(collector.Options{Mode: mode, Pids: []int{h.Pid()}})
+	if err != nil {
+		t.Fatalf("starting the collector: %v", err)
+	}
+	defer col.Close()
+	if _, err := h.RunRace(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := col.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := snap.Process(h.Pid())
+	if p == nil {
+		t.Fatal("race helper missing from the snapshot")
+	}
+	w := p.Syscalls[model.EpollWait]
+	if w == nil || w.Calls != scenario.RaceWaiters*scenario.RaceCalls {
+		t.Fatalf("epoll_wait figures %+v, want %d calls", w, scenario.RaceWaiters*scenario.RaceCalls)
+	}
+	// The interest list never holds more than the readable sockets and
+	// the one added and deleted.
+	const size = scenario.RaceReadable + 1
+	if w.ReadyListAtEntry.Max > size || w.ReadyListAtExit.Max > size {
+		t.Errorf("ready list max at entry %d, at exit %d: above the interest list (%d)",
+			w.ReadyListAtEntry.Max, w.ReadyListAtExit.Max, size)
+	}
+	measured := w.Calls - w.Errors - w.ReadyListUnknown
+	if w.ReadyListAtEntry.Sum > size*measured || w.ReadyListAtExit.Sum > size*measured {
+		t.Errorf("ready list sums %d/%d over %d measured calls: above the interest list (%d) per call",
+			w.ReadyListAtEntry.Sum, w.ReadyListAtExit.Sum, measured, size)
+	}
+	t.Logf("%d calls: %d with no ready-list length (%d truncated); max at entry %d, at exit %d",
+		w.Calls, w.ReadyListUnknown, w.ReadyListTruncated, w.ReadyListAtEntry.Max, w.ReadyListAtExit.Max)
+	return w.ReadyListUnknown
+}
+
 // TestExitIsReported checks that a target's exit reaches the event stream
 // and marks the process exited, with its figures kept.
 func TestExitIsReported(t *testing.T) {

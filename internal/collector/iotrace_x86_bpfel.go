@@ -98,7 +98,8 @@ type iotraceInflight struct {
 	RlEntry          uint32
 	RlEntryTruncated uint8
 	FdsUnknown       uint8
-	Pad              [2]uint8
+	RlEntryUnknown   uint8
+	Pad              uint8
 	_                [4]byte
 }
 
@@ -158,6 +159,7 @@ type iotraceStats struct {
 	RlExitSum       uint64
 	RlExitMax       uint64
 	RlTruncated     uint64
+	RlUnknown       uint64
 	LatBuckets      [40]uint64
 }
 

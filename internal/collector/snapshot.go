@@ -283,6 +283,7 @@ func convertStats(v *iotraceStats) *model.Stats {
 		ReadyListAtEntry:   model.MaxSum{Sum: v.RlEntrySum, Max: v.RlEntryMax},
 		ReadyListAtExit:    model.MaxSum{Sum: v.RlExitSum, Max: v.RlExitMax},
 		ReadyListTruncated: v.RlTruncated,
+		ReadyListUnknown:   v.RlUnknown,
 	}
 	if v.Calls == 0 {
 		s.Latency.Min = 0

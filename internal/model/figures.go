@@ -76,8 +76,9 @@ func Derive(d *Stats, dt time.Duration) Figures {
 	f.BytesPerCall = float64(d.BytesIn+d.BytesOut) / n
 	f.WakeupsPerCall = float64(d.Wakeups) / n
 	f.SleepsPerCall = float64(d.Sleeps) / n
-	if d.Errors < d.Calls {
-		f.ReadyListPerCall = float64(d.ReadyListAtEntry.Sum) / float64(d.Calls-d.Errors)
+	// Over the successful calls whose ready-list walk gave a length.
+	if measured := d.Calls - d.Errors - min(d.ReadyListUnknown, d.Calls-d.Errors); measured > 0 {
+		f.ReadyListPerCall = float64(d.ReadyListAtEntry.Sum) / float64(measured)
 	}
 	f.P50 = d.Latency.Quantile(0.5)
 	f.P99 = d.Latency.Quantile(0.99)

@@ -135,6 +135,7 @@ func Check(sc model.Syscall, got *model.Stats, want Figures) []string {
 	eq("ready_list_at_exit.sum", got.ReadyListAtExit.Sum, want.ReadyListAtExit.Sum)
 	eq("ready_list_at_exit.max", got.ReadyListAtExit.Max, want.ReadyListAtExit.Max)
 	eq("ready_list_truncated", got.ReadyListTruncated, 0)
+	eq("ready_list_unknown", got.ReadyListUnknown, 0)
 	eq("errno kinds", uint64(len(got.ErrorsByErrno)), uint64(len(want.Errnos)))
 	for name, n := range want.Errnos {
 		eq("errors_by_errno."+name, got.ErrorsByErrno[name], n)

@@ -34,13 +34,25 @@ func MaybeHelper() {
 			os.Exit(3)
 		}
 	}
-	out, _ := json.Marshal(Run())
+	var out []byte
+	if os.Getenv(HelperRunEnv) == RunReadyRaceName {
+		out, _ = json.Marshal(RunReadyRace())
+	} else {
+		out, _ = json.Marshal(Run())
+	}
 	unix.Write(1, append(out, '\n'))
 	if mode == "gated" {
 		gate.AwaitClose(0)
 	}
 	os.Exit(0)
 }
+
+// HelperRunEnv chooses what the helper runs: RunReadyRaceName for
+// RunReadyRace, anything else for Run.
+const (
+	HelperRunEnv     = "IOTRACE_SCENARIO_RUN"
+	RunReadyRaceName = "ready-race"
+)
 
 // Helper is a scenario helper process waiting at its gate.
 type Helper struct {
@@ -50,9 +62,9 @@ type Helper struct {
 
 // StartHelper starts exe (a test binary whose TestMain calls MaybeHelper)
 // as a gated helper.
-func StartHelper(exe string) (*Helper, error) {
+func StartHelper(exe string, env ...string) (*Helper, error) {
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), HelperEnv+"=gated")
+	cmd.Env = append(append(os.Environ(), HelperEnv+"=gated"), env...)
 	cmd.Stderr = os.Stderr
 	h := &Helper{lines: make(chan string, 1)}
 	c, err := gate.Start(cmd, gate.Options{Gate: gate.Stdin, Lines: func(l string, _ time.Time) {
@@ -73,21 +85,47 @@ func (h *Helper) Pid() int { return h.child.Pid() }
 
 // Run releases the helper and returns the scenario's result.
 func (h *Helper) Run(timeout time.Duration) (Result, error) {
-	if err := h.child.Release(); err != nil {
+	l, err := h.release(timeout)
+	if err != nil {
 		return Result{}, err
+	}
+	return ParseResult(l)
+}
+
+// RunRace releases a helper started with HelperRunEnv=RunReadyRaceName and
+// returns its result.
+func (h *Helper) RunRace(timeout time.Duration) (RaceResult, error) {
+	var res RaceResult
+	l, err := h.release(timeout)
+	if err != nil {
+		return res, err
+	}
+	if err := json.Unmarshal([]byte(l), &res); err != nil {
+		return res, fmt.Errorf("race result %q: %w", l, err)
+	}
+	if res.Error != "" {
+		return res, errors.New("ready-list race went wrong: " + res.Error)
+	}
+	return res, nil
+}
+
+// release opens the helper's gate and returns its result line.
+func (h *Helper) release(timeout time.Duration) (string, error) {
+	if err := h.child.Release(); err != nil {
+		return "", err
 	}
 	select {
 	case l := <-h.lines:
-		return ParseResult(l)
+		return l, nil
 	case <-h.child.Done():
 		select {
 		case l := <-h.lines:
-			return ParseResult(l)
+			return l, nil
 		default:
 		}
-		return Result{}, fmt.Errorf("reading the scenario result: the helper exited (%v)", h.child.Wait())
+		return "", fmt.Errorf("reading the scenario result: the helper exited (%v)", h.child.Wait())
 	case <-time.After(timeout):
-		return Result{}, fmt.Errorf("scenario did not finish within %s", timeout)
+		return "", fmt.Errorf("scenario did not finish within %s", timeout)
 	}
 }
 

@@ -1,0 +1,72 @@
+package scenario
+
+import (
+	"runtime"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Shape of the ready-list race: RaceWaiters threads wait RaceCalls times
+// each (timeout 0) on one level-triggered instance holding RaceReadable
+// readable sockets, while another thread adds and deletes one more socket
+// RaceCalls times. The interest list holds RaceReadable items, or one more
+// while the extra socket is in.
+const (
+	RaceWaiters  = 3
+	RaceCalls    = 20000
+	RaceReadable = 8
+)
+
+// RaceResult is what RunReadyRace reports about itself.
+type RaceResult struct {
+	Ep    int    `json:"ep"`
+	Error string `json:"error,omitempty"`
+}
+
+// RunReadyRace runs the ready-list race: several threads wait on one
+// instance (as the Go runtime's netpoller threads do), so a walk of the
+// ready list at one thread's entry or exit runs while another thread's
+// epoll_wait splices the list away and back (ep_start_scan, ep_done_scan).
+// Every call returns at once: level-triggered items stay readable and are
+// re-queued.
+func RunReadyRace() RaceResult {
+	r := &runner{}
+	ep, err := unix.EpollCreate1(0)
+	r.must(err)
+	for i := 0; i < RaceReadable; i++ {
+		s, t := r.socketpair()
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(s)}
+		r.must(unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, s, &ev))
+		r.write(t)
+	}
+	extra, _ := r.socketpair()
+	if r.err != nil {
+		return RaceResult{Error: r.err.Error()}
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < RaceWaiters; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			blockStraySignals()
+			var evs [4]unix.EpollEvent
+			for i := 0; i < RaceCalls; i++ {
+				call(unix.SYS_EPOLL_WAIT, uintptr(ep), ptr(&evs[0]), 4, 0)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		runtime.LockOSThread()
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(extra)}
+		for i := 0; i < RaceCalls; i++ {
+			call(unix.SYS_EPOLL_CTL, uintptr(ep), unix.EPOLL_CTL_ADD, uintptr(extra), ptr(&ev))
+			call(unix.SYS_EPOLL_CTL, uintptr(ep), unix.EPOLL_CTL_DEL, uintptr(extra), 0)
+		}
+	}()
+	wg.Wait()
+	return RaceResult{Ep: ep}
+}
