@@ -112,6 +112,40 @@ func readyListRace(t *testing.T, mode collector.Mode) uint64 {
 	return w.ReadyListUnknown
 }
 
+// TestUnattributedCallbacks: an instance made before tracing and never
+// used under trace cannot have its ep_poll_callback runs attributed; they
+// are unknown (null), not 0. It holds one registered fd (/proc fdinfo).
+func TestUnattributedCallbacks(t *testing.T) {
+	testutils.RequireRoot(t)
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		h := testutils.StartScenario(t, scenario.HelperRunEnv+"="+scenario.RunIdleEpollName)
+		col, err := collector.New(collector.Options{Mode: mode, Pids: []int{h.Pid()}})
+		if err != nil {
+			t.Fatalf("starting the collector: %v", err)
+		}
+		defer col.Close()
+		res, err := h.RunRace(30 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, err := col.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := snap.Process(h.Pid())
+		if p == nil {
+			t.Fatal("helper missing from the snapshot")
+		}
+		e := p.Epoll(res.Ep)
+		if e == nil || e.Registered == nil || *e.Registered != 1 {
+			t.Fatalf("instance %d: %+v, want registered 1", res.Ep, e)
+		}
+		if e.EpPollCallbacks != nil || e.CallbacksAlreadyQueued != nil || e.CallbacksIgnored != nil {
+			t.Errorf("unattributed instance: callbacks %v/%v/%v, want null", e.EpPollCallbacks, e.CallbacksAlreadyQueued, e.CallbacksIgnored)
+		}
+	})
+}
+
 // TestExitIsReported checks that a target's exit reaches the event stream
 // and marks the process exited, with its figures kept.
 func TestExitIsReported(t *testing.T) {

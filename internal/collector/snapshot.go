@@ -123,6 +123,7 @@ func (c *Collector) Snapshot() (*model.Snapshot, error) {
 type epollState struct {
 	reg    *iotraceEpReg
 	counts *iotraceEpCounts
+	owned  bool // ep_owner maps an eventpoll to this instance
 }
 
 func (c *Collector) readEpolls() map[int]map[int]*epollState {
@@ -152,6 +153,11 @@ func (c *Collector) readEpolls() map[int]map[int]*epollState {
 	for it.Next(&k, &ct) {
 		cc := ct
 		get(k).counts = &cc
+	}
+	var ep uint64
+	it = c.objs.EpOwner.Iterate()
+	for it.Next(&ep, &k) {
+		get(k).owned = true
 	}
 	return out
 }
@@ -190,7 +196,12 @@ func (c *Collector) epollInstances(pid int, info *procInfo, states map[int]*epol
 		if st.counts != nil {
 			inst.Ctl = model.CtlCounts{Add: st.counts.CtlAdd, Mod: st.counts.CtlMod, Del: st.counts.CtlDel}
 		}
-		if c.mode.tracesEpCallback() {
+		// Callbacks are counted for an instance once ep_owner attributes it
+		// (its owner's first epoll_ctl or wait under trace); before that,
+		// and when ep_owner was full, they are unknown (null), not 0. An
+		// instance with counters was attributed: they are made by its
+		// epoll_create, its epoll_ctl calls or a callback.
+		if c.mode.tracesEpCallback() && (st.counts != nil || st.owned) {
 			var cb, aq, ig uint64
 			if st.counts != nil {
 				cb, aq, ig = st.counts.Callbacks, st.counts.CbAlreadyQueued, st.counts.CbIgnored

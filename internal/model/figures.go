@@ -85,6 +85,24 @@ func Derive(d *Stats, dt time.Duration) Figures {
 	return f
 }
 
+// DeriveSyscalls computes the figures of the syscalls in ss that keep
+// accepts (all if nil): Derive over the waiting ones, and CtlPerSec from the
+// epoll_ctl calls among them. Every view that shows epoll_ctl/s derives it
+// here.
+func DeriveSyscalls(ss SyscallStats, keep func(Syscall) bool, dt time.Duration) Figures {
+	f := Derive(ss.Total(func(sc Syscall) bool { return sc.Waits() && (keep == nil || keep(sc)) }), dt)
+	if f.Seconds > 0 {
+		ctl := ss.Total(func(sc Syscall) bool { return sc == EpollCtl && (keep == nil || keep(sc)) })
+		f.CtlPerSec = float64(ctl.Calls) / f.Seconds
+	}
+	return f
+}
+
+// DeriveFamily is DeriveSyscalls over the syscalls of one model family.
+func DeriveFamily(ss SyscallStats, fam Family, dt time.Duration) Figures {
+	return DeriveSyscalls(ss, func(sc Syscall) bool { return sc.Family() == fam }, dt)
+}
+
 // FamilyTotals sums the waiting syscalls of every process by model family.
 func (s *Snapshot) FamilyTotals() map[Family]*Stats {
 	out := map[Family]*Stats{}

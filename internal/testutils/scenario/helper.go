@@ -29,15 +29,22 @@ func MaybeHelper() {
 	if mode == "" {
 		return
 	}
+	var idle func() RaceResult
+	if os.Getenv(HelperRunEnv) == RunIdleEpollName {
+		idle = IdleEpoll() // before the gate: made before tracing starts
+	}
 	if mode == "gated" {
 		if gate.Await(0) != nil {
 			os.Exit(3)
 		}
 	}
 	var out []byte
-	if os.Getenv(HelperRunEnv) == RunReadyRaceName {
+	switch {
+	case idle != nil:
+		out, _ = json.Marshal(idle())
+	case os.Getenv(HelperRunEnv) == RunReadyRaceName:
 		out, _ = json.Marshal(RunReadyRace())
-	} else {
+	default:
 		out, _ = json.Marshal(Run())
 	}
 	unix.Write(1, append(out, '\n'))
@@ -48,10 +55,11 @@ func MaybeHelper() {
 }
 
 // HelperRunEnv chooses what the helper runs: RunReadyRaceName for
-// RunReadyRace, anything else for Run.
+// RunReadyRace, RunIdleEpollName for IdleEpoll, anything else for Run.
 const (
 	HelperRunEnv     = "IOTRACE_SCENARIO_RUN"
 	RunReadyRaceName = "ready-race"
+	RunIdleEpollName = "idle-epoll"
 )
 
 // Helper is a scenario helper process waiting at its gate.

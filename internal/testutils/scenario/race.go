@@ -70,3 +70,23 @@ func RunReadyRace() RaceResult {
 	wg.Wait()
 	return RaceResult{Ep: ep}
 }
+
+// IdleEpoll makes an epoll instance watching one socket and returns what
+// to run once traced: a write to the socket's peer (a wakeup of the
+// instance, ep_poll_callback) and no epoll call, so iotrace never learns
+// which eventpoll the instance is and cannot attribute callbacks to it.
+func IdleEpoll() func() RaceResult {
+	r := &runner{}
+	ep, err := unix.EpollCreate1(0)
+	r.must(err)
+	s, t := r.socketpair()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(s)}
+	r.must(unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, s, &ev))
+	return func() RaceResult {
+		r.write(t)
+		if r.err != nil {
+			return RaceResult{Error: r.err.Error()}
+		}
+		return RaceResult{Ep: ep}
+	}
+}
