@@ -96,7 +96,7 @@ struct inflight {
 	s32 arg;           /* maxevents, or the epoll_ctl op */
 	u32 rl_entry;
 	u8 rl_entry_truncated;
-	u8 fds_unknown;    /* epoll interest list size not known */
+	u8 fds_unknown;    /* epoll interest list size not known, or select sets unreadable */
 	u8 rl_entry_unknown; /* the entry walk gave no length */
 	u8 pad;
 };
@@ -173,7 +173,11 @@ enum counter {
 	SELECT_TRUNC = 4,  /* select sets larger than MAX_SELECT_WORDS */
 	LOST_EPOLL = 5,    /* epoll maps full */
 	LOST_CALL_EVENTS = 6, /* call_events ring buffer full */
-	NR_COUNTERS = 7,
+	LOST_EXIT = 7,     /* a call's exit was missed: its entry was overwritten by the next */
+	EXIT_DISCARDED = 8, /* an exit for another syscall than the entry stashed */
+	USER_READ_FAILED = 9, /* select fd sets unreadable at entry (page not resident) */
+	LOST_EP_OWNER = 10, /* ep_owner full: an instance's callbacks and releases unattributed */
+	NR_COUNTERS = 11,
 };
 
 /* Kinds of proc_event; the collector's EventKind values (contract.go). */
@@ -502,6 +506,7 @@ struct select_ctx {
 	u64 last_mask;
 	u64 watched;
 	u64 uni;
+	u64 read_failed;
 };
 
 static long select_step(u32 i, void *data)
@@ -512,8 +517,8 @@ static long select_step(u32 i, void *data)
 	if (i >= c->words)
 		return 1;
 	for (int s = 0; s < 3; s++) {
-		if (c->sets[s])
-			bpf_probe_read_user(&w[s], 8, (void *)(c->sets[s] + i * 8));
+		if (c->sets[s] && bpf_probe_read_user(&w[s], 8, (void *)(c->sets[s] + i * 8)))
+			c->read_failed = 1;
 		if (i == c->words - 1)
 			w[s] &= c->last_mask;
 		c->watched += popcount(w[s]);
@@ -554,6 +559,15 @@ static __always_inline void enter_select(struct inflight *in, long n, unsigned l
 	bpf_loop(MAX_SELECT_WORDS, select_step, &c, 0);
 	in->fds_watched = c.watched;
 	in->fds_scanned = c.uni;
+	/*
+	 * A set this program cannot read (bpf_probe_read_user does not fault
+	 * pages in: a set on a page not touched yet or swapped out) would
+	 * count as empty: the call's size is unknown instead.
+	 */
+	if (c.read_failed) {
+		in->fds_unknown = 1;
+		count(USER_READ_FAILED);
+	}
 }
 
 /*
@@ -569,7 +583,8 @@ static __always_inline void note_owner(u64 ep, struct ep_key *k)
 	o = bpf_map_lookup_elem(&ep_owner, &ep);
 	if (o && o->tgid == k->tgid && o->epfd == k->epfd)
 		return;
-	bpf_map_update_elem(&ep_owner, &ep, k, BPF_ANY);
+	if (bpf_map_update_elem(&ep_owner, &ep, k, BPF_ANY))
+		count(LOST_EP_OWNER);
 }
 
 static __always_inline void enter_epoll_wait(struct inflight *in, u32 tgid, s32 epfd, s32 maxevents)
@@ -659,8 +674,12 @@ static __always_inline int record_enter(u32 sc, u32 tgid, u32 tid, struct inflig
 	}
 	/*
 	 * Reuse the thread's entry. The scheduler programs leave idle entries
-	 * alone, so the entry is filled while idle and becomes live last.
+	 * alone, so the entry is filled while idle and becomes live last. An
+	 * entry still live is a call whose exit was never seen (a kretprobe
+	 * that found no free instance, a probe attached mid-call).
 	 */
+	if (slot->sc != SC_IDLE)
+		count(LOST_EXIT);
 	slot->sc = SC_IDLE;
 	in.sc = SC_IDLE;
 	*slot = in;
@@ -742,6 +761,9 @@ static __always_inline void exit_epoll_create(u32 tgid, long ret)
 static __always_inline void release_epitems(struct file *f)
 {
 	u64 off = bpf_core_field_offset(struct epitem, fllink);
+	struct task_struct *task = bpf_get_current_task_btf();
+	bool exiting = task->flags & PF_EXITING;
+	u32 tgid = task->tgid;
 	struct hlist_head *head;
 	struct hlist_node *node;
 
@@ -757,7 +779,11 @@ static __always_inline void release_epitems(struct file *f)
 		struct ep_key *owner = bpf_map_lookup_elem(&ep_owner, &ep);
 		struct ep_reg *reg;
 
-		if (owner) {
+		/*
+		 * A process that exits closes its files, and its instances go
+		 * with it: their last size is kept, as /proc showed it.
+		 */
+		if (owner && !(exiting && owner->tgid == tgid)) {
 			struct ep_key k = *owner;
 
 			reg = bpf_map_lookup_elem(&ep_regs, &k);
@@ -766,6 +792,19 @@ static __always_inline void release_epitems(struct file *f)
 		}
 		node = BPF_CORE_READ(node, next);
 	}
+}
+
+/*
+ * An epoll instance's file is released: its struct eventpoll is freed and
+ * its address may serve the next instance of any process, so ep_owner
+ * forgets it (else that instance's callbacks and releases would be
+ * credited to this one).
+ */
+static __always_inline void forget_owner(struct file *f)
+{
+	u64 ep = (u64)BPF_CORE_READ(f, private_data);
+
+	bpf_map_delete_elem(&ep_owner, &ep);
 }
 
 /* Does f hold one reference, so that closing it releases it? */
@@ -798,7 +837,13 @@ static __always_inline int on_close(unsigned long fd)
 		return 0;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]) || !f)
 		return 0;
-	if (!bpf_core_field_exists(f->f_ep) || !BPF_CORE_READ(f, f_ep) || !last_reference(f))
+	if (!last_reference(f))
+		return 0;
+	if (cfg_eventpoll_fops && (u64)BPF_CORE_READ(f, f_op) == cfg_eventpoll_fops) {
+		forget_owner(f);
+		return 0;
+	}
+	if (!bpf_core_field_exists(f->f_ep) || !BPF_CORE_READ(f, f_ep))
 		return 0;
 	release_epitems(f);
 	return 0;
@@ -825,7 +870,9 @@ static __always_inline void cost_of(u32 sc, long ret, struct inflight *in, struc
 	switch (sc) {
 	case SC_SELECT:
 	case SC_PSELECT6:
-		c->fds_watched = in->fds_watched;
+		c->fds_unknown = in->fds_unknown;
+		if (!in->fds_unknown)
+			c->fds_watched = in->fds_watched;
 		/* The sets were copied in unless the call failed before do_select. */
 		if (ret >= 0 || ret == -EBADF || ret == -EINTR || ret == -ERESTARTNOHAND) {
 			c->bytes_in = in->bytes_in;
@@ -1010,8 +1057,11 @@ static __always_inline int on_exit(u32 sc, long ret)
 	in = bpf_map_lookup_elem(&inflight_calls, &tid);
 	if (!in || in->sc == SC_IDLE)
 		return 0;
-	if (in->sc != sc)
-		goto out; /* entry belongs to a call whose exit we missed */
+	if (in->sc != sc) {
+		/* The entry belongs to another call, whose exit was missed. */
+		count(EXIT_DISCARDED);
+		goto out;
+	}
 
 	if (sc == SC_EPOLL_CREATE) {
 		exit_epoll_create(tgid, ret);
@@ -1272,6 +1322,21 @@ SEC("kprobe/eventpoll_release_file")
 int BPF_KPROBE(kp_ep_release_file, struct file *file)
 {
 	release_epitems(file);
+	return 0;
+}
+
+/* An epoll instance's file is released (its f_op->release). */
+SEC("fentry/ep_eventpoll_release")
+int BPF_PROG(fe_ep_file_release, struct inode *inode, struct file *file)
+{
+	forget_owner(file);
+	return 0;
+}
+
+SEC("kprobe/ep_eventpoll_release")
+int BPF_KPROBE(kp_ep_file_release, struct inode *inode, struct file *file)
+{
+	forget_owner(file);
 	return 0;
 }
 

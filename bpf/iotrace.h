@@ -116,8 +116,11 @@ struct thread_info {
 
 #define TS_COMPAT 0x0002
 
+#define PF_EXITING 0x00000004
+
 struct task_struct {
 	struct thread_info thread_info;
+	unsigned int flags;
 	int pid;
 	int tgid;
 	struct files_struct *files;
@@ -148,6 +151,8 @@ struct eventpoll {
 	struct list_head rdllist;
 	struct epitem *ovflist;
 } __attribute__((preserve_access_index));
+
+struct inode;
 
 struct wait_queue_entry {
 	unsigned int flags;

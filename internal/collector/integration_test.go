@@ -146,6 +146,65 @@ func TestUnattributedCallbacks(t *testing.T) {
 	})
 }
 
+// TestLossCounters drives named losses above zero: a select set the
+// program cannot read (user_reads_failed; the call's size is unknown, not
+// 0) in every mode, and in kprobe mode exits missed by kretprobes that ran
+// out of instances (missed_exits, kprobe_misses). Every other mode sees
+// every poll.
+func TestLossCounters(t *testing.T) {
+	testutils.RequireRoot(t)
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		h := testutils.StartScenario(t, scenario.HelperRunEnv+"="+scenario.RunLossesName)
+		col, err := collector.New(collector.Options{Mode: mode, Pids: []int{h.Pid()}})
+		if err != nil {
+			t.Fatalf("starting the collector: %v", err)
+		}
+		defer col.Close()
+		if _, err := h.RunRace(30 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		snap, err := col.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := snap.Process(h.Pid())
+		if p == nil {
+			t.Fatal("helper missing from the snapshot")
+		}
+		lost := snap.Meta.Lost
+		t.Logf("meta.lost %v, lost_events %d", lost, snap.Meta.LostEvents)
+		if s := p.Syscalls[model.Select]; s == nil || s.Calls != 1 || s.FdsWatchedUnknown != 1 || s.FdsWatched != 0 {
+			t.Errorf("select on an untouched page: %+v, want 1 call of unknown size", s)
+		}
+		if lost["user_reads_failed"] != 1 {
+			t.Errorf("user_reads_failed = %d, want 1", lost["user_reads_failed"])
+		}
+		var sum uint64
+		for _, n := range lost {
+			sum += n
+		}
+		if snap.Meta.LostEvents != sum {
+			t.Errorf("lost_events %d, the named losses add up to %d", snap.Meta.LostEvents, sum)
+		}
+		polls := uint64(0)
+		if s := p.Syscalls[model.Poll]; s != nil {
+			polls = s.Calls
+		}
+		const want = 2 * scenario.LossThreads
+		got, _ := col.Mode()
+		if got != collector.ModeKprobe {
+			if polls != want || lost["missed_exits"] != 0 {
+				t.Errorf("%d polls with %d missed exits, want %d and 0", polls, lost["missed_exits"], want)
+			}
+			return
+		}
+		if lost["missed_exits"] == 0 || lost["kprobe_misses"] == 0 || polls+lost["missed_exits"] > want {
+			t.Errorf("kprobe mode: %d polls, missed_exits %d, kprobe_misses %d: want missed exits counted and polls + missed <= %d",
+				polls, lost["missed_exits"], lost["kprobe_misses"], want)
+		}
+	})
+}
+
 // TestExitIsReported checks that a target's exit reaches the event stream
 // and marks the process exited, with its figures kept.
 func TestExitIsReported(t *testing.T) {

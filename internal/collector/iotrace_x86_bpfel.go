@@ -47,7 +47,11 @@ const (
 	iotraceCounterSELECT_TRUNC     iotraceCounter = 4
 	iotraceCounterLOST_EPOLL       iotraceCounter = 5
 	iotraceCounterLOST_CALL_EVENTS iotraceCounter = 6
-	iotraceCounterNR_COUNTERS      iotraceCounter = 7
+	iotraceCounterLOST_EXIT        iotraceCounter = 7
+	iotraceCounterEXIT_DISCARDED   iotraceCounter = 8
+	iotraceCounterUSER_READ_FAILED iotraceCounter = 9
+	iotraceCounterLOST_EP_OWNER    iotraceCounter = 10
+	iotraceCounterNR_COUNTERS      iotraceCounter = 11
 )
 
 type iotraceEpCounts struct {
@@ -194,6 +198,7 @@ const (
 	iotraceProgFeEnterPpoll        = "fe_enter_ppoll"
 	iotraceProgFeEnterPselect6     = "fe_enter_pselect6"
 	iotraceProgFeEnterSelect       = "fe_enter_select"
+	iotraceProgFeEpFileRelease     = "fe_ep_file_release"
 	iotraceProgFeEpPollCallback    = "fe_ep_poll_callback"
 	iotraceProgFeEpReleaseFile     = "fe_ep_release_file"
 	iotraceProgFeExitEpollCreate   = "fe_exit_epoll_create"
@@ -216,6 +221,7 @@ const (
 	iotraceProgKpEnterPpoll        = "kp_enter_ppoll"
 	iotraceProgKpEnterPselect6     = "kp_enter_pselect6"
 	iotraceProgKpEnterSelect       = "kp_enter_select"
+	iotraceProgKpEpFileRelease     = "kp_ep_file_release"
 	iotraceProgKpEpPollCallback    = "kp_ep_poll_callback"
 	iotraceProgKpEpReleaseFile     = "kp_ep_release_file"
 	iotraceProgKpExitEpollCreate   = "kp_exit_epoll_create"
@@ -320,6 +326,7 @@ type iotraceProgramSpecs struct {
 	FeEnterPpoll        *ebpf.ProgramSpec `ebpf:"fe_enter_ppoll"`
 	FeEnterPselect6     *ebpf.ProgramSpec `ebpf:"fe_enter_pselect6"`
 	FeEnterSelect       *ebpf.ProgramSpec `ebpf:"fe_enter_select"`
+	FeEpFileRelease     *ebpf.ProgramSpec `ebpf:"fe_ep_file_release"`
 	FeEpPollCallback    *ebpf.ProgramSpec `ebpf:"fe_ep_poll_callback"`
 	FeEpReleaseFile     *ebpf.ProgramSpec `ebpf:"fe_ep_release_file"`
 	FeExitEpollCreate   *ebpf.ProgramSpec `ebpf:"fe_exit_epoll_create"`
@@ -342,6 +349,7 @@ type iotraceProgramSpecs struct {
 	KpEnterPpoll        *ebpf.ProgramSpec `ebpf:"kp_enter_ppoll"`
 	KpEnterPselect6     *ebpf.ProgramSpec `ebpf:"kp_enter_pselect6"`
 	KpEnterSelect       *ebpf.ProgramSpec `ebpf:"kp_enter_select"`
+	KpEpFileRelease     *ebpf.ProgramSpec `ebpf:"kp_ep_file_release"`
 	KpEpPollCallback    *ebpf.ProgramSpec `ebpf:"kp_ep_poll_callback"`
 	KpEpReleaseFile     *ebpf.ProgramSpec `ebpf:"kp_ep_release_file"`
 	KpExitEpollCreate   *ebpf.ProgramSpec `ebpf:"kp_exit_epoll_create"`
@@ -497,6 +505,7 @@ type iotracePrograms struct {
 	FeEnterPpoll        *ebpf.Program `ebpf:"fe_enter_ppoll"`
 	FeEnterPselect6     *ebpf.Program `ebpf:"fe_enter_pselect6"`
 	FeEnterSelect       *ebpf.Program `ebpf:"fe_enter_select"`
+	FeEpFileRelease     *ebpf.Program `ebpf:"fe_ep_file_release"`
 	FeEpPollCallback    *ebpf.Program `ebpf:"fe_ep_poll_callback"`
 	FeEpReleaseFile     *ebpf.Program `ebpf:"fe_ep_release_file"`
 	FeExitEpollCreate   *ebpf.Program `ebpf:"fe_exit_epoll_create"`
@@ -519,6 +528,7 @@ type iotracePrograms struct {
 	KpEnterPpoll        *ebpf.Program `ebpf:"kp_enter_ppoll"`
 	KpEnterPselect6     *ebpf.Program `ebpf:"kp_enter_pselect6"`
 	KpEnterSelect       *ebpf.Program `ebpf:"kp_enter_select"`
+	KpEpFileRelease     *ebpf.Program `ebpf:"kp_ep_file_release"`
 	KpEpPollCallback    *ebpf.Program `ebpf:"kp_ep_poll_callback"`
 	KpEpReleaseFile     *ebpf.Program `ebpf:"kp_ep_release_file"`
 	KpExitEpollCreate   *ebpf.Program `ebpf:"kp_exit_epoll_create"`
@@ -572,6 +582,7 @@ func (p *iotracePrograms) Close() error {
 		p.FeEnterPpoll,
 		p.FeEnterPselect6,
 		p.FeEnterSelect,
+		p.FeEpFileRelease,
 		p.FeEpPollCallback,
 		p.FeEpReleaseFile,
 		p.FeExitEpollCreate,
@@ -594,6 +605,7 @@ func (p *iotracePrograms) Close() error {
 		p.KpEnterPpoll,
 		p.KpEnterPselect6,
 		p.KpEnterSelect,
+		p.KpEpFileRelease,
 		p.KpEpPollCallback,
 		p.KpEpReleaseFile,
 		p.KpExitEpollCreate,

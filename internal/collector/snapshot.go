@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 
 	"github.com/iotrace/iotrace/internal/model"
 )
@@ -21,6 +22,10 @@ var counterNames = [iotraceCounterNR_COUNTERS]string{
 	iotraceCounterSELECT_TRUNC:     "select_sets_truncated",
 	iotraceCounterLOST_EPOLL:       "epoll_map_full",
 	iotraceCounterLOST_CALL_EVENTS: "call_events_ringbuf_full",
+	iotraceCounterLOST_EXIT:        "missed_exits",
+	iotraceCounterEXIT_DISCARDED:   "exits_discarded",
+	iotraceCounterUSER_READ_FAILED: "user_reads_failed",
+	iotraceCounterLOST_EP_OWNER:    "epoll_owner_map_full",
 }
 
 // lossCounters are the counters that mean something was not recorded and
@@ -28,7 +33,16 @@ var counterNames = [iotraceCounterNR_COUNTERS]string{
 var lossCounters = map[iotraceCounter]bool{
 	iotraceCounterLOST_STATS: true, iotraceCounterLOST_INFLIGHT: true, iotraceCounterLOST_EVENTS: true,
 	iotraceCounterLOST_ERRS: true, iotraceCounterLOST_EPOLL: true, iotraceCounterLOST_CALL_EVENTS: true,
+	iotraceCounterLOST_EXIT: true, iotraceCounterEXIT_DISCARDED: true, iotraceCounterUSER_READ_FAILED: true,
+	iotraceCounterLOST_EP_OWNER: true,
 }
+
+// Losses the kernel counts outside the program's counters map, named in
+// meta.lost and added to meta.lost_events.
+const (
+	lostRecursion = "recursion_misses" // a program not run: another BPF program ran on that CPU
+	lostKprobe    = "kprobe_misses"    // kprobe/kretprobe not run (kretprobe: no free instance)
+)
 
 // Snapshot reads the kernel's maps into a cumulative snapshot.
 func (c *Collector) Snapshot() (*model.Snapshot, error) {
@@ -281,7 +295,44 @@ func (c *Collector) meta() model.Meta {
 			m.LostEvents += sum
 		}
 	}
+	for name, n := range c.kernelMisses() {
+		if n > 0 {
+			m.Lost[name] = n
+			m.LostEvents += n
+		}
+	}
 	return m
+}
+
+// kernelMisses reads what the kernel counts of runs that did not happen:
+// each program's recursion misses (program run statistics, 5.12+) and
+// each kprobe link's misses (kprobe: reentered; kretprobe: also no free
+// instance to record the return with; link info, 6.7+). Where the kernel
+// does not say, nothing is added.
+func (c *Collector) kernelMisses() map[string]uint64 {
+	out := map[string]uint64{}
+	c.mu.Lock()
+	links := append([]link.Link(nil), c.links...)
+	c.mu.Unlock()
+	if c.coll != nil {
+		for _, p := range c.coll.Programs {
+			if st, err := p.Stats(); err == nil {
+				out[lostRecursion] += st.RecursionMisses
+			}
+		}
+	}
+	for _, l := range links {
+		info, err := l.Info()
+		if err != nil {
+			continue
+		}
+		if pe := info.PerfEvent(); pe != nil {
+			if kp := pe.Kprobe(); kp != nil {
+				out[lostKprobe] += kp.Missed
+			}
+		}
+	}
+	return out
 }
 
 func convertStats(v *iotraceStats) *model.Stats {

@@ -44,6 +44,8 @@ func MaybeHelper() {
 		out, _ = json.Marshal(idle())
 	case os.Getenv(HelperRunEnv) == RunReadyRaceName:
 		out, _ = json.Marshal(RunReadyRace())
+	case os.Getenv(HelperRunEnv) == RunLossesName:
+		out, _ = json.Marshal(RunLosses())
 	default:
 		out, _ = json.Marshal(Run())
 	}
@@ -55,11 +57,13 @@ func MaybeHelper() {
 }
 
 // HelperRunEnv chooses what the helper runs: RunReadyRaceName for
-// RunReadyRace, RunIdleEpollName for IdleEpoll, anything else for Run.
+// RunReadyRace, RunIdleEpollName for IdleEpoll, RunLossesName for
+// RunLosses, anything else for Run.
 const (
 	HelperRunEnv     = "IOTRACE_SCENARIO_RUN"
 	RunReadyRaceName = "ready-race"
 	RunIdleEpollName = "idle-epoll"
+	RunLossesName    = "losses"
 )
 
 // Helper is a scenario helper process waiting at its gate.

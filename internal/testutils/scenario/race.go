@@ -90,3 +90,52 @@ func IdleEpoll() func() RaceResult {
 		return RaceResult{Ep: ep}
 	}
 }
+
+// LossThreads threads block in poll at once in RunLosses: more than the
+// kretprobe instances a kprobe-mode run has (max(10, 2 x CPUs) by default,
+// shared with every process on the machine).
+const LossThreads = 24
+
+// RunLosses drives loss counters: one select on a set in a page never
+// touched (the kernel faults it in and reads zeros; a BPF program cannot
+// fault pages in, so its read fails: user_reads_failed), and LossThreads
+// threads that each block in one poll (200 ms timeout) at the same time,
+// then make one more poll that returns at once: 2 x LossThreads polls. In
+// kprobe mode kretprobes run out of instances and miss exits, which the
+// next poll of the thread finds (missed_exits).
+func RunLosses() RaceResult {
+	r := &runner{}
+	page, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	r.must(err)
+	if r.err != nil {
+		return RaceResult{Error: r.err.Error()}
+	}
+	tv := unix.Timeval{}
+	r.expect("select on an untouched page", call(unix.SYS_SELECT, 64, ptr(&page[0]), 0, 0, ptr(&tv)), 0)
+
+	var p [2]int
+	r.must(unix.Pipe(p[:]))
+	var ready, wg sync.WaitGroup
+	ready.Add(LossThreads)
+	start := make(chan struct{})
+	for i := 0; i < LossThreads; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			blockStraySignals()
+			fds := []pollfd{{int32(p[0]), unix.POLLIN, 0}}
+			ready.Done()
+			<-start
+			call(unix.SYS_POLL, ptr(&fds[0]), 1, 200)
+			call(unix.SYS_POLL, ptr(&fds[0]), 1, 0)
+		}()
+	}
+	ready.Wait()
+	close(start)
+	wg.Wait()
+	if r.err != nil {
+		return RaceResult{Error: r.err.Error()}
+	}
+	return RaceResult{}
+}
