@@ -72,15 +72,19 @@ func TestReadyListRace(t *testing.T) {
 	})
 }
 
-// readyListRace runs one round of the race and returns its unknown walks.
-func readyListRace(t *testing.T, mode collector.Mode) uint64 {
-	h := testutils.StartScenario(t, scenario.HelperRunEnv+"="+scenario.RunReadyRaceName)
+// traceHelper traces a helper that runs one of the scenario's other runs
+// (run: scenario.RunReadyRaceName, …) in mode, and returns the snapshot
+// taken after it ran, its process and its result.
+func traceHelper(t *testing.T, mode collector.Mode, run string) (*model.Snapshot, *model.Process, scenario.RaceResult) {
+	t.Helper()
+	h := testutils.StartScenario(t, scenario.HelperRunEnv+"="+run)
 	col, err := collector.New(collector.Options{Mode: mode, Pids: []int{h.Pid()}})
 	if err != nil {
 		t.Fatalf("starting the collector: %v", err)
 	}
-	defer col.Close()
-	if _, err := h.RunRace(60 * time.Second); err != nil {
+	t.Cleanup(func() { col.Close() })
+	res, err := h.RunRace(60 * time.Second)
+	if err != nil {
 		t.Fatal(err)
 	}
 	snap, err := col.Snapshot()
@@ -89,8 +93,14 @@ func readyListRace(t *testing.T, mode collector.Mode) uint64 {
 	}
 	p := snap.Process(h.Pid())
 	if p == nil {
-		t.Fatal("race helper missing from the snapshot")
+		t.Fatalf("helper (%s) missing from the snapshot", run)
 	}
+	return snap, p, res
+}
+
+// readyListRace runs one round of the race and returns its unknown walks.
+func readyListRace(t *testing.T, mode collector.Mode) uint64 {
+	_, p, _ := traceHelper(t, mode, scenario.RunReadyRaceName)
 	w := p.Syscalls[model.EpollWait]
 	if w == nil || w.Calls != scenario.RaceWaiters*scenario.RaceCalls {
 		t.Fatalf("epoll_wait figures %+v, want %d calls", w, scenario.RaceWaiters*scenario.RaceCalls)
@@ -118,24 +128,7 @@ func readyListRace(t *testing.T, mode collector.Mode) uint64 {
 func TestUnattributedCallbacks(t *testing.T) {
 	testutils.RequireRoot(t)
 	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
-		h := testutils.StartScenario(t, scenario.HelperRunEnv+"="+scenario.RunIdleEpollName)
-		col, err := collector.New(collector.Options{Mode: mode, Pids: []int{h.Pid()}})
-		if err != nil {
-			t.Fatalf("starting the collector: %v", err)
-		}
-		defer col.Close()
-		res, err := h.RunRace(30 * time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		snap, err := col.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := snap.Process(h.Pid())
-		if p == nil {
-			t.Fatal("helper missing from the snapshot")
-		}
+		_, p, res := traceHelper(t, mode, scenario.RunIdleEpollName)
 		e := p.Epoll(res.Ep)
 		if e == nil || e.Registered == nil || *e.Registered != 1 {
 			t.Fatalf("instance %d: %+v, want registered 1", res.Ep, e)
@@ -154,23 +147,7 @@ func TestUnattributedCallbacks(t *testing.T) {
 func TestLossCounters(t *testing.T) {
 	testutils.RequireRoot(t)
 	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
-		h := testutils.StartScenario(t, scenario.HelperRunEnv+"="+scenario.RunLossesName)
-		col, err := collector.New(collector.Options{Mode: mode, Pids: []int{h.Pid()}})
-		if err != nil {
-			t.Fatalf("starting the collector: %v", err)
-		}
-		defer col.Close()
-		if _, err := h.RunRace(30 * time.Second); err != nil {
-			t.Fatal(err)
-		}
-		snap, err := col.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := snap.Process(h.Pid())
-		if p == nil {
-			t.Fatal("helper missing from the snapshot")
-		}
+		snap, p, _ := traceHelper(t, mode, scenario.RunLossesName)
 		lost := snap.Meta.Lost
 		t.Logf("meta.lost %v, lost_events %d", lost, snap.Meta.LostEvents)
 		if s := p.Syscalls[model.Select]; s == nil || s.Calls != 1 || s.FdsWatchedUnknown != 1 || s.FdsWatched != 0 {
@@ -191,8 +168,7 @@ func TestLossCounters(t *testing.T) {
 			polls = s.Calls
 		}
 		const want = 2 * scenario.LossThreads
-		got, _ := col.Mode()
-		if got != collector.ModeKprobe {
+		if snap.Meta.ProbeMode != string(collector.ModeKprobe) {
 			if polls != want || lost["missed_exits"] != 0 {
 				t.Errorf("%d polls with %d missed exits, want %d and 0", polls, lost["missed_exits"], want)
 			}
