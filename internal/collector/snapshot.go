@@ -38,7 +38,10 @@ var lossCounters = map[iotraceCounter]bool{
 }
 
 // Losses the kernel counts outside the program's counters map, named in
-// meta.lost and added to meta.lost_events.
+// meta.lost. They are not added to meta.lost_events: the kernel counts
+// them for every process (a kretprobe's pool and a program's runs are
+// shared by the whole machine), so they bound what the targets lost;
+// missed_exits counts the targets' own missed exits.
 const (
 	lostRecursion = "recursion_misses" // a program not run: another BPF program ran on that CPU
 	lostKprobe    = "kprobe_misses"    // kprobe/kretprobe not run (kretprobe: no free instance)
@@ -298,7 +301,6 @@ func (c *Collector) meta() model.Meta {
 	for name, n := range c.kernelMisses() {
 		if n > 0 {
 			m.Lost[name] = n
-			m.LostEvents += n
 		}
 	}
 	return m

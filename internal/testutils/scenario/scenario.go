@@ -338,12 +338,19 @@ func runEpoll(r *runner) (lt, et int) {
 // eventpoll_release_file); and c after a dup, so its file stays open and
 // its item stays. Then one epoll_wait with nothing ready: it watches 2 fds.
 // It returns the instance and its size as /proc/self/fdinfo shows it.
+//
+// The instance is made after its sockets, as LT and ET are: at exit the
+// kernel releases files last fd first (task work runs newest first), so
+// the instance goes before the sockets' peers, whose release would wake
+// the watched sockets (ep_poll_callback) of an instance still there.
 func runEpollDrop(r *runner) (ep int, fdinfo int64) {
-	ep, err := unix.EpollCreate1(0)
-	r.must(err)
 	var socks [3]int
 	for i := range socks {
 		socks[i], _ = r.socketpair()
+	}
+	ep, err := unix.EpollCreate1(0)
+	r.must(err)
+	for i := range socks {
 		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(socks[i])}
 		r.expect("epoll_ctl ADD (drop)", call(unix.SYS_EPOLL_CTL, uintptr(ep), unix.EPOLL_CTL_ADD, uintptr(socks[i]), ptr(&ev)), 0)
 	}
