@@ -80,7 +80,6 @@ volatile const u64 cfg_eventpoll_fops = 0; /* &eventpoll_fops from kallsyms, 0 i
 volatile const u32 cfg_self = 0;           /* iotrace's own tgid: never traced */
 volatile const bool cfg_events = false;    /* send one call_event per call */
 volatile const u64 cfg_wakeup_bytes = 0;   /* wake the call_events reader at this backlog; 0: per record */
-volatile const bool cfg_ep_callbacks = true; /* ep_poll_callback is traced: keep ep_owner */
 
 struct inflight {
 	u64 start_ns;
@@ -99,8 +98,9 @@ struct inflight {
 	s32 arg;           /* maxevents, or the epoll_ctl op */
 	u32 rl_entry;
 	u8 rl_entry_truncated;
-	u8 fds_unknown;    /* epoll interest list size not known */
-	u8 pad[2];
+	u8 fds_unknown;    /* epoll interest list size not known, or select sets unreadable */
+	u8 rl_entry_unknown; /* the entry walk gave no length */
+	u8 pad;
 };
 
 struct stats_key {
@@ -132,6 +132,7 @@ struct stats {
 	u64 rl_exit_sum;
 	u64 rl_exit_max;
 	u64 rl_truncated;
+	u64 rl_unknown;    /* calls whose ready-list walks gave no length */
 	u64 lat_buckets[LAT_BUCKETS];
 };
 
@@ -174,7 +175,11 @@ enum counter {
 	SELECT_TRUNC = 4,  /* select sets larger than MAX_SELECT_WORDS */
 	LOST_EPOLL = 5,    /* epoll maps full */
 	LOST_CALL_EVENTS = 6, /* call_events ring buffer full */
-	NR_COUNTERS = 7,
+	LOST_EXIT = 7,     /* a call's exit was missed: its entry was overwritten by the next */
+	EXIT_DISCARDED = 8, /* an exit for another syscall than the entry stashed */
+	USER_READ_FAILED = 9, /* select fd sets unreadable at entry (page not resident) */
+	LOST_EP_OWNER = 10, /* ep_owner full: an instance's callbacks and releases unattributed */
+	NR_COUNTERS = 11,
 };
 
 /* Kinds of proc_event; the collector's EventKind values (contract.go). */
@@ -479,17 +484,32 @@ static long walk_step(u32 i, void *data)
 /*
  * Length of ep->rdllist, walked up to MAX_READY_WALK entries without the
  * lock (as the kernel's own lockless ep_events_available() peeks at it).
+ * The walk gives no length (*unknown) when it does not come back to the
+ * list head (*truncated: it stopped at the limit, or a read failed: an item
+ * removed under it by list_del_init points to itself, and one spliced away
+ * leads into another list), when a transfer of the list was under way at
+ * its start or end (ep->ovflist is not EP_UNACTIVE_PTR between
+ * ep_start_scan and ep_done_scan, which splice the list away and back:
+ * another thread's epoll_wait on the same instance), or when it counted
+ * more items than the instance has (size, if known): an item is on the
+ * ready list at most once.
  */
-static __always_inline u32 ready_list_len(struct eventpoll *ep, u8 *truncated)
+static __always_inline u32 ready_list_len(struct eventpoll *ep, u64 size, bool size_known,
+					  u8 *truncated, u8 *unknown)
 {
 	struct walk_ctx w = {
 		.head = __builtin_preserve_access_index(&ep->rdllist),
 		.pos = BPF_CORE_READ(ep, rdllist.next),
 	};
+	void *ov_start = BPF_CORE_READ(ep, ovflist), *ov_end;
 
 	bpf_loop(MAX_READY_WALK, walk_step, &w, 0);
+	ov_end = BPF_CORE_READ(ep, ovflist);
+	/* Not back at the head: stopped at the limit, or a read failed. */
 	*truncated = w.pos && w.pos != w.head;
-	return w.n;
+	*unknown = !w.pos || *truncated || ov_start != EP_UNACTIVE_PTR || ov_end != EP_UNACTIVE_PTR ||
+		   (size_known && w.n > size);
+	return *unknown ? 0 : w.n;
 }
 
 /* Bytes select copies per set: FDS_BYTES(n) in fs/select.c. */
@@ -504,6 +524,7 @@ struct select_ctx {
 	u64 last_mask;
 	u64 watched;
 	u64 uni;
+	u64 read_failed;
 };
 
 static long select_step(u32 i, void *data)
@@ -514,8 +535,8 @@ static long select_step(u32 i, void *data)
 	if (i >= c->words)
 		return 1;
 	for (int s = 0; s < 3; s++) {
-		if (c->sets[s])
-			bpf_probe_read_user(&w[s], 8, (void *)(c->sets[s] + i * 8));
+		if (c->sets[s] && bpf_probe_read_user(&w[s], 8, (void *)(c->sets[s] + i * 8)))
+			c->read_failed = 1;
 		if (i == c->words - 1)
 			w[s] &= c->last_mask;
 		c->watched += popcount(w[s]);
@@ -556,23 +577,32 @@ static __always_inline void enter_select(struct inflight *in, long n, unsigned l
 	bpf_loop(MAX_SELECT_WORDS, select_step, &c, 0);
 	in->fds_watched = c.watched;
 	in->fds_scanned = c.uni;
+	/*
+	 * A set this program cannot read (bpf_probe_read_user does not fault
+	 * pages in: a set on a page not touched yet or swapped out) would
+	 * count as empty: the call's size is unknown instead.
+	 */
+	if (c.read_failed) {
+		in->fds_unknown = 1;
+		count(USER_READ_FAILED);
+	}
 }
 
 /*
- * Remember which (tgid, epfd) owns ep, for ep_poll_callback. Only when it
- * is traced, and only written when it changes: a hash update replaces the
- * element (allocation, bucket lock) even when the value is the same.
+ * Remember which (tgid, epfd) owns ep, for ep_poll_callback and for the
+ * removal of items on a file's last close (release_epitems). Only written
+ * when it changes: a hash update replaces the element (allocation, bucket
+ * lock) even when the value is the same.
  */
 static __always_inline void note_owner(u64 ep, struct ep_key *k)
 {
 	struct ep_key *o;
 
-	if (!cfg_ep_callbacks)
-		return;
 	o = bpf_map_lookup_elem(&ep_owner, &ep);
 	if (o && o->tgid == k->tgid && o->epfd == k->epfd)
 		return;
-	bpf_map_update_elem(&ep_owner, &ep, k, BPF_ANY);
+	if (bpf_map_update_elem(&ep_owner, &ep, k, BPF_ANY))
+		count(LOST_EP_OWNER);
 }
 
 static __always_inline void enter_epoll_wait(struct inflight *in, u32 tgid, s32 epfd, s32 maxevents)
@@ -593,7 +623,12 @@ static __always_inline void enter_epoll_wait(struct inflight *in, u32 tgid, s32 
 	if (!ep)
 		return;
 	in->ep = (u64)ep;
-	in->rl_entry = ready_list_len(ep, &in->rl_entry_truncated);
+	/*
+	 * Not held to the size here: passing it made the 6.18.44 verifier fail
+	 * the entry programs with EFAULT ("verifier bug", at log level 0 or 1;
+	 * they load at log level 2). The exit holds this length to it (cost_of).
+	 */
+	in->rl_entry = ready_list_len(ep, 0, false, &in->rl_entry_truncated, &in->rl_entry_unknown);
 	note_owner(in->ep, &k);
 }
 
@@ -657,8 +692,12 @@ static __always_inline int record_enter(u32 sc, u32 tgid, u32 tid, struct inflig
 	}
 	/*
 	 * Reuse the thread's entry. The scheduler programs leave idle entries
-	 * alone, so the entry is filled while idle and becomes live last.
+	 * alone, so the entry is filled while idle and becomes live last. An
+	 * entry still live is a call whose exit was never seen (a kretprobe
+	 * that found no free instance, a probe attached mid-call).
 	 */
+	if (slot->sc != SC_IDLE)
+		count(LOST_EXIT);
 	slot->sc = SC_IDLE;
 	in.sc = SC_IDLE;
 	*slot = in;
@@ -726,6 +765,108 @@ static __always_inline void exit_epoll_create(u32 tgid, long ret)
 		count(LOST_EPOLL);
 }
 
+/*
+ * The kernel drops a file's epoll items when the file's last reference goes
+ * (__fput -> eventpoll_release -> eventpoll_release_file in fs/eventpoll.c),
+ * with no EPOLL_CTL_DEL: nginx closes its sockets that way. Each item on
+ * file->f_ep makes its instance's interest list one smaller. The instance
+ * is found through ep_owner; one that is not a target's is left alone.
+ * More than MAX_FILE_EPITEMS instances watching one file are left to the
+ * collector's resynchronisation from /proc fdinfo.
+ */
+#define MAX_FILE_EPITEMS 8
+
+static __always_inline void release_epitems(struct file *f)
+{
+	u64 off = bpf_core_field_offset(struct epitem, fllink);
+	struct task_struct *task = bpf_get_current_task_btf();
+	bool exiting = task->flags & PF_EXITING;
+	u32 tgid = task->tgid;
+	struct hlist_head *head;
+	struct hlist_node *node;
+
+	if (!bpf_core_field_exists(f->f_ep))
+		return;
+	head = BPF_CORE_READ(f, f_ep);
+	if (!head)
+		return;
+	node = BPF_CORE_READ(head, first);
+	for (int i = 0; i < MAX_FILE_EPITEMS && node; i++) {
+		struct epitem *epi = (void *)node - off;
+		u64 ep = (u64)BPF_CORE_READ(epi, ep);
+		struct ep_key *owner = bpf_map_lookup_elem(&ep_owner, &ep);
+		struct ep_reg *reg;
+
+		/*
+		 * A process that exits closes its files, and its instances go
+		 * with it: their last size is kept, as /proc showed it.
+		 */
+		if (owner && !(exiting && owner->tgid == tgid)) {
+			struct ep_key k = *owner;
+
+			reg = bpf_map_lookup_elem(&ep_regs, &k);
+			if (reg && reg->known)
+				__sync_fetch_and_add(&reg->registered, -1);
+		}
+		node = BPF_CORE_READ(node, next);
+	}
+}
+
+/*
+ * An epoll instance's file is released: its struct eventpoll is freed and
+ * its address may serve the next instance of any process, so ep_owner
+ * forgets it (else that instance's callbacks and releases would be
+ * credited to this one).
+ */
+static __always_inline void forget_owner(struct file *f)
+{
+	u64 ep = (u64)BPF_CORE_READ(f, private_data);
+
+	bpf_map_delete_elem(&ep_owner, &ep);
+}
+
+/* Does f hold one reference, so that closing it releases it? */
+static __always_inline bool last_reference(struct file *f)
+{
+	struct file___ref *fr = (void *)f;
+
+	if (bpf_core_field_exists(fr->f_ref))
+		return BPF_CORE_READ(fr, f_ref.refcnt.counter) == 0;
+	return BPF_CORE_READ(f, f_count.counter) == 1;
+}
+
+/*
+ * close(fd) in tracepoint and rawtp modes, which cannot reach
+ * eventpoll_release_file: a file in an epoll set closed by its last
+ * reference loses its items as the call returns. A reference another
+ * thread holds for a moment defers the release (to that thread's fput);
+ * the collector's resynchronisation corrects what this misses.
+ */
+static __always_inline int on_close(unsigned long fd)
+{
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct fdtable *fdt;
+	struct file *f = NULL;
+
+	if (tgid == cfg_self || !may_be_target(tgid))
+		return 0;
+	fdt = current_fdt();
+	if (fd >= fdt->max_fds)
+		return 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]) || !f)
+		return 0;
+	if (!last_reference(f))
+		return 0;
+	if (cfg_eventpoll_fops && (u64)BPF_CORE_READ(f, f_op) == cfg_eventpoll_fops) {
+		forget_owner(f);
+		return 0;
+	}
+	if (!bpf_core_field_exists(f->f_ep) || !BPF_CORE_READ(f, f_ep))
+		return 0;
+	release_epitems(f);
+	return 0;
+}
+
 /* What one call cost, worked out at exit from its inflight entry. */
 struct call_cost {
 	u64 fds_watched;
@@ -734,7 +875,8 @@ struct call_cost {
 	u64 bytes_out;
 	u32 rl_exit;
 	u8 fds_unknown;
-	u8 rl_valid;
+	u8 rl_valid;     /* both walks gave a length */
+	u8 rl_unknown;   /* a walk was made and gave none */
 	u8 rl_truncated;
 };
 
@@ -746,7 +888,9 @@ static __always_inline void cost_of(u32 sc, long ret, struct inflight *in, struc
 	switch (sc) {
 	case SC_SELECT:
 	case SC_PSELECT6:
-		c->fds_watched = in->fds_watched;
+		c->fds_unknown = in->fds_unknown;
+		if (!in->fds_unknown)
+			c->fds_watched = in->fds_watched;
 		/* The sets were copied in unless the call failed before do_select. */
 		if (ret >= 0 || ret == -EBADF || ret == -EINTR || ret == -ERESTARTNOHAND) {
 			c->bytes_in = in->bytes_in;
@@ -786,11 +930,16 @@ static __always_inline void cost_of(u32 sc, long ret, struct inflight *in, struc
 			c->fd_polls = ret;
 		}
 		if (ret >= 0 && in->ep) {
-			u8 trunc = 0;
+			u8 trunc = 0, unknown = 0;
 
-			c->rl_exit = ready_list_len((struct eventpoll *)in->ep, &trunc);
-			c->rl_valid = 1;
+			c->rl_exit = ready_list_len((struct eventpoll *)in->ep, in->fds_watched,
+						    !in->fds_unknown, &trunc, &unknown);
+			/* An item is on the ready list at most once. */
+			if (!in->fds_unknown && in->rl_entry > in->fds_watched)
+				in->rl_entry_unknown = 1;
 			c->rl_truncated = in->rl_entry_truncated + trunc;
+			c->rl_unknown = in->rl_entry_unknown || unknown;
+			c->rl_valid = !c->rl_unknown;
 		}
 		break;
 	case SC_EPOLL_CTL:
@@ -853,8 +1002,9 @@ static __always_inline void add_to_stats(struct stats *s, u32 sc, long ret, u64 
 		s->rl_exit_sum += c->rl_exit;
 		if (c->rl_exit > s->rl_exit_max)
 			s->rl_exit_max = c->rl_exit;
-		s->rl_truncated += c->rl_truncated;
 	}
+	s->rl_truncated += c->rl_truncated;
+	s->rl_unknown += c->rl_unknown;
 }
 
 /*
@@ -925,8 +1075,11 @@ static __always_inline int on_exit(u32 sc, long ret)
 	in = bpf_map_lookup_elem(&inflight_calls, &tid);
 	if (!in || in->sc == SC_IDLE)
 		return 0;
-	if (in->sc != sc)
-		goto out; /* entry belongs to a call whose exit we missed */
+	if (in->sc != sc) {
+		/* The entry belongs to another call, whose exit was missed. */
+		count(EXIT_DISCARDED);
+		goto out;
+	}
 
 	if (sc == SC_EPOLL_CREATE) {
 		exit_epoll_create(tgid, ret);
@@ -995,6 +1148,12 @@ TP_PAIR(epoll_ctl, SC_EPOLL_CTL)
 TP_PAIR(epoll_create, SC_EPOLL_CREATE)
 TP_PAIR(epoll_create1, SC_EPOLL_CREATE)
 
+SEC("tracepoint/syscalls/sys_enter_close")
+int tp_close(struct sys_enter_ctx *ctx)
+{
+	return on_close(ctx->args[0]);
+}
+
 /*
  * ---- raw syscall tracepoints: one program on sys_enter, one on sys_exit ----
  *
@@ -1032,6 +1191,9 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(rt_sys_enter, struct pt_regs *regs, long nr)
 {
 	u32 sc = sc_of_nr(nr);
+
+	if (nr == 3 && !compat_syscall()) /* close */
+		return on_close(regs->di);
 
 	if (sc == SC_IDLE || compat_syscall())
 		return 0;
@@ -1163,6 +1325,37 @@ SEC("kprobe/ep_poll_callback")
 int BPF_KPROBE(kp_ep_poll_callback, wait_queue_entry_t *wait, unsigned mode, int sync, void *key)
 {
 	return on_ep_callback(wait, key);
+}
+
+/* ---- eventpoll_release_file: a file's last close drops its epoll items ---- */
+
+SEC("fentry/eventpoll_release_file")
+int BPF_PROG(fe_ep_release_file, struct file *file)
+{
+	release_epitems(file);
+	return 0;
+}
+
+SEC("kprobe/eventpoll_release_file")
+int BPF_KPROBE(kp_ep_release_file, struct file *file)
+{
+	release_epitems(file);
+	return 0;
+}
+
+/* An epoll instance's file is released (its f_op->release). */
+SEC("fentry/ep_eventpoll_release")
+int BPF_PROG(fe_ep_file_release, struct inode *inode, struct file *file)
+{
+	forget_owner(file);
+	return 0;
+}
+
+SEC("kprobe/ep_eventpoll_release")
+int BPF_KPROBE(kp_ep_file_release, struct inode *inode, struct file *file)
+{
+	forget_owner(file);
+	return 0;
 }
 
 /* ---- scheduler: sleeps, wakeups and off-CPU time inside a traced call ---- */

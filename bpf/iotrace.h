@@ -70,9 +70,30 @@ typedef struct {
 	int counter;
 } atomic_t;
 
+struct hlist_node {
+	struct hlist_node *next;
+} __attribute__((preserve_access_index));
+
+struct hlist_head {
+	struct hlist_node *first;
+} __attribute__((preserve_access_index));
+
+typedef struct {
+	s64 counter;
+} atomic64_t;
+
 struct file {
 	const void *f_op;
 	void *private_data;
+	struct hlist_head *f_ep; /* the epitems watching this file (5.11+) */
+	atomic64_t f_count;      /* up to 6.12: references */
+} __attribute__((preserve_access_index));
+
+/* 6.13+: file_ref_t, where a counter of 0 means one reference. */
+struct file___ref {
+	struct {
+		atomic64_t refcnt;
+	} f_ref;
 } __attribute__((preserve_access_index));
 
 struct fdtable {
@@ -95,8 +116,11 @@ struct thread_info {
 
 #define TS_COMPAT 0x0002
 
+#define PF_EXITING 0x00000004
+
 struct task_struct {
 	struct thread_info thread_info;
+	unsigned int flags;
 	int pid;
 	int tgid;
 	struct files_struct *files;
@@ -114,6 +138,7 @@ struct epitem {
 	struct list_head rdllink;
 	struct epitem *ovflist_next; /* 6.x after the rename */
 	struct eventpoll *ep;
+	struct hlist_node fllink; /* in file->f_ep */
 	struct epoll_event event;
 } __attribute__((preserve_access_index));
 
@@ -126,6 +151,8 @@ struct eventpoll {
 	struct list_head rdllist;
 	struct epitem *ovflist;
 } __attribute__((preserve_access_index));
+
+struct inode;
 
 struct wait_queue_entry {
 	unsigned int flags;

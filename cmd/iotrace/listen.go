@@ -66,8 +66,10 @@ func (r *session) listen(stderr io.Writer) (io.Closer, error) {
 		// they cannot be had, iotrace_figure_unavailable says why.
 		_ = r.col.EnableStats()
 	}
+	mode, _ := r.col.Mode()
 	e := exporter.New(r.col, exporter.Options{
 		PID: pid, TID: tid, MaxSeries: m.maxSeries, Grace: m.grace, Cost: r.col.Cost, Version: versionString(),
+		ProbeMode: string(mode),
 	})
 	srv, err := exporter.Listen(m.listen, e)
 	if err != nil {

@@ -84,7 +84,7 @@ func writeReportJSON(w interface{ Write([]byte) (int, error) }, name string, rec
 		fams := p.Syscalls.ByFamily()
 		for _, f := range model.Families {
 			if st := fams[f]; st != nil && st.Calls > 0 {
-				r.Models = append(r.Models, reportModelJSON{Pid: p.Pid, Comm: p.Comm, Model: string(f), Figures: model.Derive(st, dur),
+				r.Models = append(r.Models, reportModelJSON{Pid: p.Pid, Comm: p.Comm, Model: string(f), Figures: model.DeriveFamily(p.Syscalls, f, dur),
 					Provenance: snap.Meta.FigureProvenances(f)})
 			}
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,6 +64,22 @@ func TestReportJSON(t *testing.T) {
 			if f := got["poll"]; f.Calls != calls || f.FdPollsPerCall != float64(poll.FdPolls+ppoll.FdPolls)/float64(calls) ||
 				f.BytesPerCall != float64(poll.BytesIn+poll.BytesOut+ppoll.BytesIn+ppoll.BytesOut)/float64(calls) {
 				t.Errorf("poll figures: %+v", f)
+			}
+			// epoll_ctl/s was always 0 here: Derive never computed it. The
+			// process's epoll_ctl calls: the scenario's, and any of Go's
+			// runtime as a traced command.
+			rec, err := trace.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ctl uint64
+			for _, p := range rec.Snapshot().Processes {
+				if st := p.Syscalls[model.EpollCtl]; st != nil {
+					ctl += st.Calls
+				}
+			}
+			if f := got["epoll"]; ctl < exp[model.EpollCtl].Calls || f.Seconds <= 0 || math.Abs(f.CtlPerSec*f.Seconds-float64(ctl)) > 1e-6 {
+				t.Errorf("epoll_ctl_per_sec %v over %v s, want %d calls (the scenario makes %d)", f.CtlPerSec, f.Seconds, ctl, exp[model.EpollCtl].Calls)
 			}
 			sel, ps := exp[model.Select], exp[model.Pselect6]
 			if f := got["select"]; f.Calls != sel.Calls+ps.Calls || f.FdPollsPerCall != float64(sel.FdPolls+ps.FdPolls)/float64(sel.Calls+ps.Calls) {

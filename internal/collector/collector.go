@@ -113,7 +113,9 @@ func New(opts Options) (_ *Collector, err error) {
 	// Reading /proc/kallsyms takes the kernel ~50 ms: read it once, for
 	// the syscall functions and eventpoll_fops, while the probes are checked.
 	symsc := make(chan map[string]uint64, 1)
-	go func() { symsc <- kallsyms(append(syscallSymbols(), "eventpoll_fops")) }()
+	go func() {
+		symsc <- kallsyms(append(syscallSymbols(), "eventpoll_fops", "eventpoll_release_file", "ep_eventpoll_release"))
+	}()
 	mode, reason, err := Choose(opts.Mode)
 	if err != nil {
 		return nil, err

@@ -52,6 +52,138 @@ func TestScenarioExact(t *testing.T) {
 	})
 }
 
+// TestReadyListRace holds the ready-list walks to the instance's size
+// while several threads wait on one instance and another adds and deletes
+// an fd: a walk that meets another thread's transfer of the list gives no
+// length (ready_list_unknown) instead of garbage. Before, such walks ran
+// into another list and reported 4,096, the walk's limit.
+func TestReadyListRace(t *testing.T) {
+	testutils.RequireRoot(t)
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		// Whether walks meet a transfer depends on scheduling: up to three
+		// rounds until one does. Every round is held to the size.
+		var unknown uint64
+		for round := 0; round < 3 && unknown == 0; round++ {
+			unknown = readyListRace(t, mode)
+		}
+		if unknown == 0 {
+			t.Errorf("no walk counted in ready_list_unknown in 3 rounds of %d racing calls", scenario.RaceWaiters*scenario.RaceCalls)
+		}
+	})
+}
+
+// traceHelper traces a helper that runs one of the scenario's other runs
+// (run: scenario.RunReadyRaceName, …) in mode, and returns the snapshot
+// taken after it ran, its process and its result.
+func traceHelper(t *testing.T, mode collector.Mode, run string) (*model.Snapshot, *model.Process, scenario.RaceResult) {
+	t.Helper()
+	h := testutils.StartScenario(t, scenario.HelperRunEnv+"="+run)
+	col, err := collector.New(collector.Options{Mode: mode, Pids: []int{h.Pid()}})
+	if err != nil {
+		t.Fatalf("starting the collector: %v", err)
+	}
+	t.Cleanup(func() { col.Close() })
+	res, err := h.RunRace(60 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := col.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := snap.Process(h.Pid())
+	if p == nil {
+		t.Fatalf("helper (%s) missing from the snapshot", run)
+	}
+	return snap, p, res
+}
+
+// readyListRace runs one round of the race and returns its unknown walks.
+func readyListRace(t *testing.T, mode collector.Mode) uint64 {
+	_, p, _ := traceHelper(t, mode, scenario.RunReadyRaceName)
+	w := p.Syscalls[model.EpollWait]
+	if w == nil || w.Calls != scenario.RaceWaiters*scenario.RaceCalls {
+		t.Fatalf("epoll_wait figures %+v, want %d calls", w, scenario.RaceWaiters*scenario.RaceCalls)
+	}
+	// The interest list never holds more than the readable sockets and
+	// the one added and deleted.
+	const size = scenario.RaceReadable + 1
+	if w.ReadyListAtEntry.Max > size || w.ReadyListAtExit.Max > size {
+		t.Errorf("ready list max at entry %d, at exit %d: above the interest list (%d)",
+			w.ReadyListAtEntry.Max, w.ReadyListAtExit.Max, size)
+	}
+	measured := w.Calls - w.Errors - w.ReadyListUnknown
+	if w.ReadyListAtEntry.Sum > size*measured || w.ReadyListAtExit.Sum > size*measured {
+		t.Errorf("ready list sums %d/%d over %d measured calls: above the interest list (%d) per call",
+			w.ReadyListAtEntry.Sum, w.ReadyListAtExit.Sum, measured, size)
+	}
+	t.Logf("%d calls: %d with no ready-list length (%d truncated); max at entry %d, at exit %d",
+		w.Calls, w.ReadyListUnknown, w.ReadyListTruncated, w.ReadyListAtEntry.Max, w.ReadyListAtExit.Max)
+	return w.ReadyListUnknown
+}
+
+// TestUnattributedCallbacks: an instance made before tracing and never
+// used under trace cannot have its ep_poll_callback runs attributed; they
+// are unknown (null), not 0. It holds one registered fd (/proc fdinfo).
+func TestUnattributedCallbacks(t *testing.T) {
+	testutils.RequireRoot(t)
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		_, p, res := traceHelper(t, mode, scenario.RunIdleEpollName)
+		e := p.Epoll(res.Ep)
+		if e == nil || e.Registered == nil || *e.Registered != 1 {
+			t.Fatalf("instance %d: %+v, want registered 1", res.Ep, e)
+		}
+		if e.EpPollCallbacks != nil || e.CallbacksAlreadyQueued != nil || e.CallbacksIgnored != nil {
+			t.Errorf("unattributed instance: callbacks %v/%v/%v, want null", e.EpPollCallbacks, e.CallbacksAlreadyQueued, e.CallbacksIgnored)
+		}
+	})
+}
+
+// TestLossCounters drives named losses above zero: a select set the
+// program cannot read (user_reads_failed; the call's size is unknown, not
+// 0) in every mode, and in kprobe mode exits missed by kretprobes that ran
+// out of instances (missed_exits, kprobe_misses). Every other mode sees
+// every poll.
+func TestLossCounters(t *testing.T) {
+	testutils.RequireRoot(t)
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		snap, p, _ := traceHelper(t, mode, scenario.RunLossesName)
+		lost := snap.Meta.Lost
+		t.Logf("meta.lost %v, lost_events %d", lost, snap.Meta.LostEvents)
+		if s := p.Syscalls[model.Select]; s == nil || s.Calls != 1 || s.FdsWatchedUnknown != 1 || s.FdsWatched != 0 {
+			t.Errorf("select on an untouched page: %+v, want 1 call of unknown size", s)
+		}
+		if lost["user_reads_failed"] != 1 {
+			t.Errorf("user_reads_failed = %d, want 1", lost["user_reads_failed"])
+		}
+		// Of the losses, the kernel's are machine-wide and not in lost_events.
+		var sum uint64
+		for name, n := range lost {
+			if name != "kprobe_misses" && name != "recursion_misses" {
+				sum += n
+			}
+		}
+		if snap.Meta.LostEvents != sum {
+			t.Errorf("lost_events %d, the named losses add up to %d", snap.Meta.LostEvents, sum)
+		}
+		polls := uint64(0)
+		if s := p.Syscalls[model.Poll]; s != nil {
+			polls = s.Calls
+		}
+		const want = 2 * scenario.LossThreads
+		if snap.Meta.ProbeMode != string(collector.ModeKprobe) {
+			if polls != want || lost["missed_exits"] != 0 {
+				t.Errorf("%d polls with %d missed exits, want %d and 0", polls, lost["missed_exits"], want)
+			}
+			return
+		}
+		if lost["missed_exits"] == 0 || lost["kprobe_misses"] == 0 || polls+lost["missed_exits"] > want {
+			t.Errorf("kprobe mode: %d polls, missed_exits %d, kprobe_misses %d: want missed exits counted and polls + missed <= %d",
+				polls, lost["missed_exits"], lost["kprobe_misses"], want)
+		}
+	})
+}
+
 // TestExitIsReported checks that a target's exit reaches the event stream
 // and marks the process exited, with its figures kept.
 func TestExitIsReported(t *testing.T) {

@@ -47,7 +47,11 @@ const (
 	iotraceCounterSELECT_TRUNC     iotraceCounter = 4
 	iotraceCounterLOST_EPOLL       iotraceCounter = 5
 	iotraceCounterLOST_CALL_EVENTS iotraceCounter = 6
-	iotraceCounterNR_COUNTERS      iotraceCounter = 7
+	iotraceCounterLOST_EXIT        iotraceCounter = 7
+	iotraceCounterEXIT_DISCARDED   iotraceCounter = 8
+	iotraceCounterUSER_READ_FAILED iotraceCounter = 9
+	iotraceCounterLOST_EP_OWNER    iotraceCounter = 10
+	iotraceCounterNR_COUNTERS      iotraceCounter = 11
 )
 
 type iotraceEpCounts struct {
@@ -98,7 +102,8 @@ type iotraceInflight struct {
 	RlEntry          uint32
 	RlEntryTruncated uint8
 	FdsUnknown       uint8
-	Pad              [2]uint8
+	RlEntryUnknown   uint8
+	Pad              uint8
 	_                [4]byte
 }
 
@@ -159,6 +164,7 @@ type iotraceStats struct {
 	RlExitSum       uint64
 	RlExitMax       uint64
 	RlTruncated     uint64
+	RlUnknown       uint64
 	LatBuckets      [40]uint64
 }
 
@@ -193,7 +199,9 @@ const (
 	iotraceProgFeEnterPpoll        = "fe_enter_ppoll"
 	iotraceProgFeEnterPselect6     = "fe_enter_pselect6"
 	iotraceProgFeEnterSelect       = "fe_enter_select"
+	iotraceProgFeEpFileRelease     = "fe_ep_file_release"
 	iotraceProgFeEpPollCallback    = "fe_ep_poll_callback"
+	iotraceProgFeEpReleaseFile     = "fe_ep_release_file"
 	iotraceProgFeExitEpollCreate   = "fe_exit_epoll_create"
 	iotraceProgFeExitEpollCreate1  = "fe_exit_epoll_create1"
 	iotraceProgFeExitEpollCtl      = "fe_exit_epoll_ctl"
@@ -214,7 +222,9 @@ const (
 	iotraceProgKpEnterPpoll        = "kp_enter_ppoll"
 	iotraceProgKpEnterPselect6     = "kp_enter_pselect6"
 	iotraceProgKpEnterSelect       = "kp_enter_select"
+	iotraceProgKpEpFileRelease     = "kp_ep_file_release"
 	iotraceProgKpEpPollCallback    = "kp_ep_poll_callback"
+	iotraceProgKpEpReleaseFile     = "kp_ep_release_file"
 	iotraceProgKpExitEpollCreate   = "kp_exit_epoll_create"
 	iotraceProgKpExitEpollCreate1  = "kp_exit_epoll_create1"
 	iotraceProgKpExitEpollCtl      = "kp_exit_epoll_ctl"
@@ -231,6 +241,7 @@ const (
 	iotraceProgOnSchedWakeup       = "on_sched_wakeup"
 	iotraceProgRtSysEnter          = "rt_sys_enter"
 	iotraceProgRtSysExit           = "rt_sys_exit"
+	iotraceProgTpClose             = "tp_close"
 	iotraceProgTpEnterEpollCreate  = "tp_enter_epoll_create"
 	iotraceProgTpEnterEpollCreate1 = "tp_enter_epoll_create1"
 	iotraceProgTpEnterEpollCtl     = "tp_enter_epoll_ctl"
@@ -256,7 +267,6 @@ const (
 	iotraceVarCfgCgroupLevel       = "cfg_cgroup_level"
 	iotraceVarCfgComm              = "cfg_comm"
 	iotraceVarCfgCommLen           = "cfg_comm_len"
-	iotraceVarCfgEpCallbacks       = "cfg_ep_callbacks"
 	iotraceVarCfgEventpollFops     = "cfg_eventpoll_fops"
 	iotraceVarCfgEvents            = "cfg_events"
 	iotraceVarCfgFollow            = "cfg_follow"
@@ -319,7 +329,9 @@ type iotraceProgramSpecs struct {
 	FeEnterPpoll        *ebpf.ProgramSpec `ebpf:"fe_enter_ppoll"`
 	FeEnterPselect6     *ebpf.ProgramSpec `ebpf:"fe_enter_pselect6"`
 	FeEnterSelect       *ebpf.ProgramSpec `ebpf:"fe_enter_select"`
+	FeEpFileRelease     *ebpf.ProgramSpec `ebpf:"fe_ep_file_release"`
 	FeEpPollCallback    *ebpf.ProgramSpec `ebpf:"fe_ep_poll_callback"`
+	FeEpReleaseFile     *ebpf.ProgramSpec `ebpf:"fe_ep_release_file"`
 	FeExitEpollCreate   *ebpf.ProgramSpec `ebpf:"fe_exit_epoll_create"`
 	FeExitEpollCreate1  *ebpf.ProgramSpec `ebpf:"fe_exit_epoll_create1"`
 	FeExitEpollCtl      *ebpf.ProgramSpec `ebpf:"fe_exit_epoll_ctl"`
@@ -340,7 +352,9 @@ type iotraceProgramSpecs struct {
 	KpEnterPpoll        *ebpf.ProgramSpec `ebpf:"kp_enter_ppoll"`
 	KpEnterPselect6     *ebpf.ProgramSpec `ebpf:"kp_enter_pselect6"`
 	KpEnterSelect       *ebpf.ProgramSpec `ebpf:"kp_enter_select"`
+	KpEpFileRelease     *ebpf.ProgramSpec `ebpf:"kp_ep_file_release"`
 	KpEpPollCallback    *ebpf.ProgramSpec `ebpf:"kp_ep_poll_callback"`
+	KpEpReleaseFile     *ebpf.ProgramSpec `ebpf:"kp_ep_release_file"`
 	KpExitEpollCreate   *ebpf.ProgramSpec `ebpf:"kp_exit_epoll_create"`
 	KpExitEpollCreate1  *ebpf.ProgramSpec `ebpf:"kp_exit_epoll_create1"`
 	KpExitEpollCtl      *ebpf.ProgramSpec `ebpf:"kp_exit_epoll_ctl"`
@@ -357,6 +371,7 @@ type iotraceProgramSpecs struct {
 	OnSchedWakeup       *ebpf.ProgramSpec `ebpf:"on_sched_wakeup"`
 	RtSysEnter          *ebpf.ProgramSpec `ebpf:"rt_sys_enter"`
 	RtSysExit           *ebpf.ProgramSpec `ebpf:"rt_sys_exit"`
+	TpClose             *ebpf.ProgramSpec `ebpf:"tp_close"`
 	TpEnterEpollCreate  *ebpf.ProgramSpec `ebpf:"tp_enter_epoll_create"`
 	TpEnterEpollCreate1 *ebpf.ProgramSpec `ebpf:"tp_enter_epoll_create1"`
 	TpEnterEpollCtl     *ebpf.ProgramSpec `ebpf:"tp_enter_epoll_ctl"`
@@ -405,7 +420,6 @@ type iotraceVariableSpecs struct {
 	CfgCgroupLevel   *ebpf.VariableSpec `ebpf:"cfg_cgroup_level"`
 	CfgComm          *ebpf.VariableSpec `ebpf:"cfg_comm"`
 	CfgCommLen       *ebpf.VariableSpec `ebpf:"cfg_comm_len"`
-	CfgEpCallbacks   *ebpf.VariableSpec `ebpf:"cfg_ep_callbacks"`
 	CfgEventpollFops *ebpf.VariableSpec `ebpf:"cfg_eventpoll_fops"`
 	CfgEvents        *ebpf.VariableSpec `ebpf:"cfg_events"`
 	CfgFollow        *ebpf.VariableSpec `ebpf:"cfg_follow"`
@@ -474,7 +488,6 @@ type iotraceVariables struct {
 	CfgCgroupLevel   *ebpf.Variable `ebpf:"cfg_cgroup_level"`
 	CfgComm          *ebpf.Variable `ebpf:"cfg_comm"`
 	CfgCommLen       *ebpf.Variable `ebpf:"cfg_comm_len"`
-	CfgEpCallbacks   *ebpf.Variable `ebpf:"cfg_ep_callbacks"`
 	CfgEventpollFops *ebpf.Variable `ebpf:"cfg_eventpoll_fops"`
 	CfgEvents        *ebpf.Variable `ebpf:"cfg_events"`
 	CfgFollow        *ebpf.Variable `ebpf:"cfg_follow"`
@@ -499,7 +512,9 @@ type iotracePrograms struct {
 	FeEnterPpoll        *ebpf.Program `ebpf:"fe_enter_ppoll"`
 	FeEnterPselect6     *ebpf.Program `ebpf:"fe_enter_pselect6"`
 	FeEnterSelect       *ebpf.Program `ebpf:"fe_enter_select"`
+	FeEpFileRelease     *ebpf.Program `ebpf:"fe_ep_file_release"`
 	FeEpPollCallback    *ebpf.Program `ebpf:"fe_ep_poll_callback"`
+	FeEpReleaseFile     *ebpf.Program `ebpf:"fe_ep_release_file"`
 	FeExitEpollCreate   *ebpf.Program `ebpf:"fe_exit_epoll_create"`
 	FeExitEpollCreate1  *ebpf.Program `ebpf:"fe_exit_epoll_create1"`
 	FeExitEpollCtl      *ebpf.Program `ebpf:"fe_exit_epoll_ctl"`
@@ -520,7 +535,9 @@ type iotracePrograms struct {
 	KpEnterPpoll        *ebpf.Program `ebpf:"kp_enter_ppoll"`
 	KpEnterPselect6     *ebpf.Program `ebpf:"kp_enter_pselect6"`
 	KpEnterSelect       *ebpf.Program `ebpf:"kp_enter_select"`
+	KpEpFileRelease     *ebpf.Program `ebpf:"kp_ep_file_release"`
 	KpEpPollCallback    *ebpf.Program `ebpf:"kp_ep_poll_callback"`
+	KpEpReleaseFile     *ebpf.Program `ebpf:"kp_ep_release_file"`
 	KpExitEpollCreate   *ebpf.Program `ebpf:"kp_exit_epoll_create"`
 	KpExitEpollCreate1  *ebpf.Program `ebpf:"kp_exit_epoll_create1"`
 	KpExitEpollCtl      *ebpf.Program `ebpf:"kp_exit_epoll_ctl"`
@@ -537,6 +554,7 @@ type iotracePrograms struct {
 	OnSchedWakeup       *ebpf.Program `ebpf:"on_sched_wakeup"`
 	RtSysEnter          *ebpf.Program `ebpf:"rt_sys_enter"`
 	RtSysExit           *ebpf.Program `ebpf:"rt_sys_exit"`
+	TpClose             *ebpf.Program `ebpf:"tp_close"`
 	TpEnterEpollCreate  *ebpf.Program `ebpf:"tp_enter_epoll_create"`
 	TpEnterEpollCreate1 *ebpf.Program `ebpf:"tp_enter_epoll_create1"`
 	TpEnterEpollCtl     *ebpf.Program `ebpf:"tp_enter_epoll_ctl"`
@@ -571,7 +589,9 @@ func (p *iotracePrograms) Close() error {
 		p.FeEnterPpoll,
 		p.FeEnterPselect6,
 		p.FeEnterSelect,
+		p.FeEpFileRelease,
 		p.FeEpPollCallback,
+		p.FeEpReleaseFile,
 		p.FeExitEpollCreate,
 		p.FeExitEpollCreate1,
 		p.FeExitEpollCtl,
@@ -592,7 +612,9 @@ func (p *iotracePrograms) Close() error {
 		p.KpEnterPpoll,
 		p.KpEnterPselect6,
 		p.KpEnterSelect,
+		p.KpEpFileRelease,
 		p.KpEpPollCallback,
+		p.KpEpReleaseFile,
 		p.KpExitEpollCreate,
 		p.KpExitEpollCreate1,
 		p.KpExitEpollCtl,
@@ -609,6 +631,7 @@ func (p *iotracePrograms) Close() error {
 		p.OnSchedWakeup,
 		p.RtSysEnter,
 		p.RtSysExit,
+		p.TpClose,
 		p.TpEnterEpollCreate,
 		p.TpEnterEpollCreate1,
 		p.TpEnterEpollCtl,

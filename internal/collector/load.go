@@ -126,6 +126,26 @@ func loadCollection(spec *ebpf.CollectionSpec, cache *btf.Cache) (*ebpf.Collecti
 // c.unavailable what the chosen mode cannot measure.
 func (c *Collector) prune(spec *ebpf.CollectionSpec, syms map[string]uint64, cache *btf.Cache) error {
 	keep := map[string]bool{}
+	var kspec *btf.Spec
+	if c.mode == ModeFentry {
+		var err error
+		if kspec, err = cache.Kernel(); err != nil {
+			return fmt.Errorf("loading kernel BTF: %w", err)
+		}
+	}
+	// Items a file's last close drops from epoll sets, and instances
+	// released: the kernel functions in fentry and kprobe modes (where this
+	// kernel has them), close(2) in the others (bpf: on_close).
+	switch {
+	case c.mode.tracesEpCallback():
+		for prog, fn := range map[string]string{"ep_release_file": "eventpoll_release_file", "ep_file_release": "ep_eventpoll_release"} {
+			if kernelFunc(c.mode, fn, kspec, syms) {
+				keep[modePrefix[c.mode]+prog] = true
+			}
+		}
+	case c.mode == ModeTracepoint && tracepointExists("syscalls", "sys_enter_close"):
+		keep[iotraceProgTpClose] = true
+	}
 	if c.mode.tracesEpCallback() {
 		keep[modePrefix[c.mode]+"ep_poll_callback"] = true
 	} else {
@@ -138,13 +158,6 @@ func (c *Collector) prune(spec *ebpf.CollectionSpec, syms map[string]uint64, cac
 		}
 	}
 
-	var kspec *btf.Spec
-	if c.mode == ModeFentry {
-		var err error
-		if kspec, err = cache.Kernel(); err != nil {
-			return fmt.Errorf("loading kernel BTF: %w", err)
-		}
-	}
 	if c.mode == ModeRawTP {
 		// One program pair on sys_enter/sys_exit serves every syscall.
 		keep[iotraceProgRtSysEnter], keep[iotraceProgRtSysExit] = true, true
@@ -185,6 +198,16 @@ func (c *Collector) prune(spec *ebpf.CollectionSpec, syms map[string]uint64, cac
 		c.modeReason += "; " + c.probeNotes
 	}
 	return nil
+}
+
+// kernelFunc reports whether kernel function fn can be probed in mode:
+// named once in the kernel's BTF (fentry), or in kallsyms (kprobe).
+func kernelFunc(mode Mode, fn string, kspec *btf.Spec, syms map[string]uint64) bool {
+	if mode == ModeFentry {
+		var f *btf.Func
+		return kspec.TypeByName(fn, &f) == nil
+	}
+	return hasSym(syms, fn)
 }
 
 func hasSym(syms map[string]uint64, name string) bool {
@@ -268,7 +291,6 @@ func configure(vars *iotraceVariableSpecs, mode Mode, opts Options, cg *Cgroup, 
 		{vars.CfgSelf, uint32(os.Getpid())},
 		{vars.CfgEvents, opts.OnCall != nil},
 		{vars.CfgWakeupBytes, wakeupBytes},
-		{vars.CfgEpCallbacks, mode.tracesEpCallback()},
 	} {
 		if err := s.vs.Set(s.v); err != nil {
 			return fmt.Errorf("setting %s: %w", s.vs.Name, err)

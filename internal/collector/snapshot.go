@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 
 	"github.com/iotrace/iotrace/internal/model"
 )
@@ -21,6 +22,10 @@ var counterNames = [iotraceCounterNR_COUNTERS]string{
 	iotraceCounterSELECT_TRUNC:     "select_sets_truncated",
 	iotraceCounterLOST_EPOLL:       "epoll_map_full",
 	iotraceCounterLOST_CALL_EVENTS: "call_events_ringbuf_full",
+	iotraceCounterLOST_EXIT:        "missed_exits",
+	iotraceCounterEXIT_DISCARDED:   "exits_discarded",
+	iotraceCounterUSER_READ_FAILED: "user_reads_failed",
+	iotraceCounterLOST_EP_OWNER:    "epoll_owner_map_full",
 }
 
 // lossCounters are the counters that mean something was not recorded and
@@ -28,7 +33,19 @@ var counterNames = [iotraceCounterNR_COUNTERS]string{
 var lossCounters = map[iotraceCounter]bool{
 	iotraceCounterLOST_STATS: true, iotraceCounterLOST_INFLIGHT: true, iotraceCounterLOST_EVENTS: true,
 	iotraceCounterLOST_ERRS: true, iotraceCounterLOST_EPOLL: true, iotraceCounterLOST_CALL_EVENTS: true,
+	iotraceCounterLOST_EXIT: true, iotraceCounterEXIT_DISCARDED: true, iotraceCounterUSER_READ_FAILED: true,
+	iotraceCounterLOST_EP_OWNER: true,
 }
+
+// Losses the kernel counts outside the program's counters map, named in
+// meta.lost. They are not added to meta.lost_events: the kernel counts
+// them for every process (a kretprobe's pool and a program's runs are
+// shared by the whole machine), so they bound what the targets lost;
+// missed_exits counts the targets' own missed exits.
+const (
+	lostRecursion = "recursion_misses" // a program not run: another BPF program ran on that CPU
+	lostKprobe    = "kprobe_misses"    // kprobe/kretprobe not run (kretprobe: no free instance)
+)
 
 // Snapshot reads the kernel's maps into a cumulative snapshot.
 func (c *Collector) Snapshot() (*model.Snapshot, error) {
@@ -125,6 +142,7 @@ func (c *Collector) Snapshot() (*model.Snapshot, error) {
 type epollState struct {
 	reg    *iotraceEpReg
 	counts *iotraceEpCounts
+	owned  bool // ep_owner maps an eventpoll to this instance
 }
 
 func (c *Collector) readEpolls() map[int]map[int]*epollState {
@@ -155,6 +173,11 @@ func (c *Collector) readEpolls() map[int]map[int]*epollState {
 		cc := ct
 		get(k).counts = &cc
 	}
+	var ep uint64
+	it = c.objs.EpOwner.Iterate()
+	for it.Next(&ep, &k) {
+		get(k).owned = true
+	}
 	return out
 }
 
@@ -178,12 +201,7 @@ func (c *Collector) epollInstances(pid int, info *procInfo, states map[int]*epol
 		if !info.exited {
 			if n, ok := epollRegistered(pid, fd); ok {
 				info.epolls[fd] = n
-				if st.reg == nil || st.reg.Known == 0 {
-					// Seed an instance the kernel side first met mid-run.
-					k := iotraceEpKey{Tgid: uint32(pid), Epfd: int32(fd)}
-					v := iotraceEpReg{Registered: n, Known: 1}
-					_ = c.objs.EpRegs.Update(&k, &v, ebpf.UpdateAny)
-				}
+				c.resyncRegistered(pid, fd, st.reg, n)
 			} else {
 				delete(info.epolls, fd)
 			}
@@ -197,7 +215,12 @@ func (c *Collector) epollInstances(pid int, info *procInfo, states map[int]*epol
 		if st.counts != nil {
 			inst.Ctl = model.CtlCounts{Add: st.counts.CtlAdd, Mod: st.counts.CtlMod, Del: st.counts.CtlDel}
 		}
-		if c.mode.tracesEpCallback() {
+		// Callbacks are counted for an instance once ep_owner attributes it
+		// (its owner's first epoll_ctl or wait under trace); before that,
+		// and when ep_owner was full, they are unknown (null), not 0. An
+		// instance with counters was attributed: they are made by its
+		// epoll_create, its epoll_ctl calls or a callback.
+		if c.mode.tracesEpCallback() && (st.counts != nil || st.owned) {
 			var cb, aq, ig uint64
 			if st.counts != nil {
 				cb, aq, ig = st.counts.Callbacks, st.counts.CbAlreadyQueued, st.counts.CbIgnored
@@ -211,6 +234,30 @@ func (c *Collector) epollInstances(pid int, info *procInfo, states map[int]*epol
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Epfd < out[j].Epfd })
 	return out
+}
+
+// resyncRegistered sets the kernel side's interest-list size of (pid, fd)
+// to n, the kernel's own count (/proc fdinfo), when they differ: it seeds an
+// instance the kernel side first met mid-run, and corrects what the probes
+// cannot follow (items dropped by a last close the close(2) probe did not
+// see as one, a release in another process, more than 8 instances watching
+// one file). read is the value read with the other maps at the start of
+// the snapshot; if the value has changed since then an epoll_ctl or a
+// release ran while fdinfo was read, n may already be stale, and the next
+// snapshot tries again.
+func (c *Collector) resyncRegistered(pid, fd int, read *iotraceEpReg, n int64) {
+	if read != nil && read.Known != 0 && read.Registered == n {
+		return
+	}
+	k := iotraceEpKey{Tgid: uint32(pid), Epfd: int32(fd)}
+	var now iotraceEpReg
+	err := c.objs.EpRegs.Lookup(&k, &now)
+	switch {
+	case read == nil && err == nil, read != nil && (err != nil || now != *read):
+		return
+	}
+	v := iotraceEpReg{Registered: n, Known: 1}
+	_ = c.objs.EpRegs.Update(&k, &v, ebpf.UpdateAny)
 }
 
 func (c *Collector) meta() model.Meta {
@@ -257,7 +304,43 @@ func (c *Collector) meta() model.Meta {
 			m.LostEvents += sum
 		}
 	}
+	for name, n := range c.kernelMisses() {
+		if n > 0 {
+			m.Lost[name] = n
+		}
+	}
 	return m
+}
+
+// kernelMisses reads what the kernel counts of runs that did not happen:
+// each program's recursion misses (program run statistics, 5.12+) and
+// each kprobe link's misses (kprobe: reentered; kretprobe: also no free
+// instance to record the return with; link info, 6.7+). Where the kernel
+// does not say, nothing is added.
+func (c *Collector) kernelMisses() map[string]uint64 {
+	out := map[string]uint64{}
+	c.mu.Lock()
+	links := append([]link.Link(nil), c.links...)
+	c.mu.Unlock()
+	if c.coll != nil {
+		for _, p := range c.coll.Programs {
+			if st, err := p.Stats(); err == nil {
+				out[lostRecursion] += st.RecursionMisses
+			}
+		}
+	}
+	for _, l := range links {
+		info, err := l.Info()
+		if err != nil {
+			continue
+		}
+		if pe := info.PerfEvent(); pe != nil {
+			if kp := pe.Kprobe(); kp != nil {
+				out[lostKprobe] += kp.Missed
+			}
+		}
+	}
+	return out
 }
 
 func convertStats(v *iotraceStats) *model.Stats {
@@ -270,6 +353,7 @@ func convertStats(v *iotraceStats) *model.Stats {
 		ReadyListAtEntry:   model.MaxSum{Sum: v.RlEntrySum, Max: v.RlEntryMax},
 		ReadyListAtExit:    model.MaxSum{Sum: v.RlExitSum, Max: v.RlExitMax},
 		ReadyListTruncated: v.RlTruncated,
+		ReadyListUnknown:   v.RlUnknown,
 	}
 	if v.Calls == 0 {
 		s.Latency.Min = 0

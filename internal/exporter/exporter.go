@@ -67,6 +67,9 @@ type Options struct {
 	Cost CostFunc
 	// Version is iotrace's version for iotrace_info.
 	Version string
+	// ProbeMode is the run's probe mode: the provenance in the HELP texts
+	// depends on it.
+	ProbeMode string
 	// Now is the clock (nil: time.Now); tests set it.
 	Now func() time.Time
 }
@@ -159,7 +162,7 @@ func New(src Source, o Options) *Exporter {
 		o.Now = time.Now
 	}
 	return &Exporter{
-		src: src, o: o, fams: newFamilies(o.PID, o.TID),
+		src: src, o: o, fams: newFamilies(o.PID, o.TID, o.ProbeMode),
 		entities: map[entityKey]*entity{}, subjects: map[subjectKey]*subject{},
 	}
 }

@@ -537,7 +537,7 @@ func TestSeriesCap(t *testing.T) {
 		procs = append(procs, proc(100+i, "many", model.SyscallStats{model.Select: {Calls: n}}))
 		want += n
 	}
-	per := newFamilies(true, false).syscallSeries(model.Select)
+	per := newFamilies(true, false, "tracepoint").syscallSeries(model.Select)
 	limit := 10*per + per/2
 	e := New(&fake{snap: snapshot("tracepoint", procs...)}, Options{PID: true, MaxSeries: limit})
 	for i := 0; i < 3; i++ { // repeated scrapes count each refusal once

@@ -12,11 +12,11 @@ import (
 // help is a family's HELP text: the figure's meaning and provenance from
 // model.CounterTable (the one place they are written), then what the
 // family adds (its unit, how to read it).
-func help(keys []string, note string) string {
+func help(keys []string, note, mode string) string {
 	var parts []string
 	for _, k := range keys {
 		c := model.CounterByKey(k)
-		parts = append(parts, c.Meaning+" ("+c.ProvenanceText("")+")")
+		parts = append(parts, c.Meaning+" ("+c.ProvenanceText(mode)+")")
 	}
 	h := strings.Join(parts, "; ")
 	if note != "" {
@@ -63,7 +63,8 @@ var durationBuckets = func() []float64 {
 	return out
 }()
 
-func newFamilies(pid, tid bool) *families {
+func newFamilies(pid, tid bool, mode string) *families {
+	h := func(keys []string, note string) string { return help(keys, note, mode) }
 	f := &families{proc: []string{"comm"}}
 	if pid {
 		f.proc = append(f.proc, "pid")
@@ -89,7 +90,7 @@ func newFamilies(pid, tid bool) *families {
 		})
 	}
 	counter := func(name, key, note string, get func(s *model.Stats) uint64) {
-		add(name, prometheus.CounterValue, key, help([]string{key}, note), "", nil, one(get, 1))
+		add(name, prometheus.CounterValue, key, h([]string{key}, note), "", nil, one(get, 1))
 	}
 
 	counter("iotrace_calls_total", "calls", "", func(s *model.Stats) uint64 { return s.Calls })
@@ -101,38 +102,38 @@ func newFamilies(pid, tid bool) *families {
 		func(s *model.Stats) uint64 { return s.FdsWatchedUnknown })
 	counter("iotrace_fd_checks_total", "fd_polls", "The fd_polls figure", func(s *model.Stats) uint64 { return s.FdPolls })
 	add("iotrace_copied_bytes_total", prometheus.CounterValue, "bytes_in",
-		help([]string{"bytes_in", "bytes_out"}, `direction="in" is the first, direction="out" the second`), "direction", directions,
+		h([]string{"bytes_in", "bytes_out"}, `direction="in" is the first, direction="out" the second`), "direction", directions,
 		func(s *model.Stats) []float64 { return []float64{float64(s.BytesIn), float64(s.BytesOut)} })
 	counter("iotrace_wakeups_total", "wakeups", "", func(s *model.Stats) uint64 { return s.Wakeups })
 	counter("iotrace_sleeps_total", "sleeps", "", func(s *model.Stats) uint64 { return s.Sleeps })
-	add("iotrace_blocked_seconds_total", prometheus.CounterValue, "blocked_ns", help([]string{"blocked_ns"}, "In seconds, summed over threads"),
+	add("iotrace_blocked_seconds_total", prometheus.CounterValue, "blocked_ns", h([]string{"blocked_ns"}, "In seconds, summed over threads"),
 		"", nil, one(func(s *model.Stats) uint64 { return s.BlockedNs }, 1e-9))
 	counter("iotrace_epoll_maxevents_hits_total", "maxevents_hits", "", func(s *model.Stats) uint64 { return s.MaxeventsHits })
 	add("iotrace_epoll_ready_list_items_total", prometheus.CounterValue, "ready_list_at_entry",
-		help([]string{"ready_list_at_entry", "ready_list_at_exit"}, `Summed over successful waits, at="entry" and at="exit": divide by iotrace_calls_total minus iotrace_errors_total for the mean length`),
+		h([]string{"ready_list_at_entry", "ready_list_at_exit"}, `Summed over successful waits, at="entry" and at="exit": divide by iotrace_calls_total minus iotrace_errors_total for the mean length`),
 		"at", ats, func(s *model.Stats) []float64 {
 			return []float64{float64(s.ReadyListAtEntry.Sum), float64(s.ReadyListAtExit.Sum)}
 		})
 	add("iotrace_epoll_ready_list_length_max", prometheus.GaugeValue, "ready_list_at_entry",
-		help([]string{"ready_list_at_entry", "ready_list_at_exit"}, `The longest seen since iotrace started, at="entry" and at="exit"`),
+		h([]string{"ready_list_at_entry", "ready_list_at_exit"}, `The longest seen since iotrace started, at="entry" and at="exit"`),
 		"at", ats, func(s *model.Stats) []float64 {
 			return []float64{float64(s.ReadyListAtEntry.Max), float64(s.ReadyListAtExit.Max)}
 		})
 	counter("iotrace_epoll_ready_list_truncated_total", "ready_list_truncated", "", func(s *model.Stats) uint64 { return s.ReadyListTruncated })
 
-	f.errors = prometheus.NewDesc("iotrace_errors_total", help([]string{"errors"}, ""), with("errno"), nil)
+	f.errors = prometheus.NewDesc("iotrace_errors_total", h([]string{"errors"}, ""), with("errno"), nil)
 	f.duration = prometheus.NewDesc("iotrace_call_duration_seconds",
-		help([]string{"latency_ns"}, "In seconds; each upper bound is a bucket's last whole nanosecond, so the counts are exact; _sum and _count are exact"),
+		h([]string{"latency_ns"}, "In seconds; each upper bound is a bucket's last whole nanosecond, so the counts are exact; _sum and _count are exact"),
 		with(), nil)
 
 	pl := f.proc
 	f.epollInstances = prometheus.NewDesc("iotrace_epoll_instances", "Epoll instances of the live traced processes (observed)", pl, nil)
-	f.epollRegistered = prometheus.NewDesc("iotrace_epoll_registered_fds", help([]string{"registered"}, "Summed over the live processes' instances whose size is known"), pl, nil)
-	f.epollCtl = prometheus.NewDesc("iotrace_epoll_ctl_ops_total", help([]string{"ctl"}, `op="add", "mod" or "del"`), append(append([]string(nil), pl...), "op"), nil)
+	f.epollRegistered = prometheus.NewDesc("iotrace_epoll_registered_fds", h([]string{"registered"}, "Summed over the live processes' instances whose size is known"), pl, nil)
+	f.epollCtl = prometheus.NewDesc("iotrace_epoll_ctl_ops_total", h([]string{"ctl"}, `op="add", "mod" or "del"`), append(append([]string(nil), pl...), "op"), nil)
 	unav := "; absent, with iotrace_figure_unavailable saying why, where the probe mode cannot see it"
-	f.epCallbacks = prometheus.NewDesc("iotrace_ep_poll_callbacks_total", help([]string{"ep_poll_callbacks"}, "")+unav, pl, nil)
-	f.epCallbacksQueued = prometheus.NewDesc("iotrace_ep_poll_callbacks_already_queued_total", help([]string{"callbacks_already_queued"}, "")+unav, pl, nil)
-	f.epCallbacksIgn = prometheus.NewDesc("iotrace_ep_poll_callbacks_ignored_total", help([]string{"callbacks_ignored"}, "")+unav, pl, nil)
+	f.epCallbacks = prometheus.NewDesc("iotrace_ep_poll_callbacks_total", h([]string{"ep_poll_callbacks"}, "")+unav, pl, nil)
+	f.epCallbacksQueued = prometheus.NewDesc("iotrace_ep_poll_callbacks_already_queued_total", h([]string{"callbacks_already_queued"}, "")+unav, pl, nil)
+	f.epCallbacksIgn = prometheus.NewDesc("iotrace_ep_poll_callbacks_ignored_total", h([]string{"callbacks_ignored"}, "")+unav, pl, nil)
 
 	f.info = prometheus.NewDesc("iotrace_info", "iotrace's version, probe mode and kernel; always 1", []string{"version", "probe_mode", "kernel"}, nil)
 	f.lost = prometheus.NewDesc("iotrace_lost_total",

@@ -17,8 +17,10 @@ type Counter struct {
 	// Instance marks a per-epoll-instance figure.
 	Instance bool
 	// sources gives the figure's source per model; a model not listed
-	// takes the entry for "".
-	sources map[Family]Source
+	// takes the entry for "". modeSources, where a probe mode sees more,
+	// overrides it for that mode.
+	sources     map[Family]Source
+	modeSources map[string]map[Family]Source
 }
 
 func waits(sc Syscall) bool     { return sc.Waits() }
@@ -26,9 +28,9 @@ func epollWait(sc Syscall) bool { return sc.Waits() && sc.Family() == FamilyEpol
 
 func same(p Provenance) map[Family]Source { return map[Family]Source{"": {Provenance: p}} }
 
-// CounterTable lists the raw figures in the order of docs/metrics.md. The
-// probe mode does not change any provenance in this version: every mode
-// counts the same events, and none observes the readiness checks yet.
+// CounterTable lists the raw figures in the order of docs/metrics.md. Only
+// epoll's fds_watched depends on the probe mode in this version; no mode
+// observes the readiness checks yet.
 var CounterTable = []Counter{
 	{Key: "calls", sources: same(Observed), Meaning: "completed calls"},
 	{Key: "errors", sources: same(FromArguments), Meaning: "calls that returned a negative errno, by errno as the exit hook saw it"},
@@ -41,7 +43,13 @@ var CounterTable = []Counter{
 		Meaning: "fds the caller asked about, summed over calls (nfds, the set bits of select's sets, the epoll interest list size); divide by calls whose size was known for the per-call size",
 		sources: map[Family]Source{
 			"":          {Provenance: FromArguments},
-			FamilyEpoll: {Provenance: Estimated, Estimate: "the interest list's size tracked from epoll_ctl ADD and DEL, seeded from /proc/PID/fdinfo; an fd closed without DEL is not seen"},
+			FamilyEpoll: {Provenance: Estimated, Estimate: "the interest list's size tracked from epoll_ctl ADD and DEL and a target's close(2) of a last reference, resynchronised from /proc/PID/fdinfo every interval; a release by exit, dup2 or another process is missed until then"},
+		},
+		modeSources: map[string]map[Family]Source{
+			// The kernel's own removal on last close is probed, so every
+			// change of the list is counted where it happens.
+			"fentry": {FamilyEpoll: {Provenance: Observed}},
+			"kprobe": {FamilyEpoll: {Provenance: Observed}},
 		}},
 	{Key: "fds_watched_unknown_calls", sources: same(Observed), Applies: epollWait,
 		Meaning: "epoll waits on an instance whose interest list size iotrace did not know yet, left out of fds_watched"},
@@ -97,6 +105,9 @@ func (c *Counter) AppliesTo(sc Syscall) bool { return c.Applies == nil || c.Appl
 
 // Source is the figure's source for model fam in probe mode mode.
 func (c *Counter) Source(fam Family, mode string) Source {
+	if s, ok := c.modeSources[mode][fam]; ok {
+		return s
+	}
 	if s, ok := c.sources[fam]; ok {
 		return s
 	}

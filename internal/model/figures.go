@@ -76,12 +76,31 @@ func Derive(d *Stats, dt time.Duration) Figures {
 	f.BytesPerCall = float64(d.BytesIn+d.BytesOut) / n
 	f.WakeupsPerCall = float64(d.Wakeups) / n
 	f.SleepsPerCall = float64(d.Sleeps) / n
-	if d.Errors < d.Calls {
-		f.ReadyListPerCall = float64(d.ReadyListAtEntry.Sum) / float64(d.Calls-d.Errors)
+	// Over the successful calls whose ready-list walk gave a length.
+	if measured := d.Calls - d.Errors - min(d.ReadyListUnknown, d.Calls-d.Errors); measured > 0 {
+		f.ReadyListPerCall = float64(d.ReadyListAtEntry.Sum) / float64(measured)
 	}
 	f.P50 = d.Latency.Quantile(0.5)
 	f.P99 = d.Latency.Quantile(0.99)
 	return f
+}
+
+// DeriveSyscalls computes the figures of the syscalls in ss that keep
+// accepts (all if nil): Derive over the waiting ones, and CtlPerSec from the
+// epoll_ctl calls among them. Every view that shows epoll_ctl/s derives it
+// here.
+func DeriveSyscalls(ss SyscallStats, keep func(Syscall) bool, dt time.Duration) Figures {
+	f := Derive(ss.Total(func(sc Syscall) bool { return sc.Waits() && (keep == nil || keep(sc)) }), dt)
+	if f.Seconds > 0 {
+		ctl := ss.Total(func(sc Syscall) bool { return sc == EpollCtl && (keep == nil || keep(sc)) })
+		f.CtlPerSec = float64(ctl.Calls) / f.Seconds
+	}
+	return f
+}
+
+// DeriveFamily is DeriveSyscalls over the syscalls of one model family.
+func DeriveFamily(ss SyscallStats, fam Family, dt time.Duration) Figures {
+	return DeriveSyscalls(ss, func(sc Syscall) bool { return sc.Family() == fam }, dt)
 }
 
 // FamilyTotals sums the waiting syscalls of every process by model family.

@@ -113,3 +113,22 @@ func TestFiguresDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestDeriveSyscallsCtlPerSec: epoll_ctl/s comes from the epoll_ctl calls
+// of the family (report --json printed 0 always: Derive never set it).
+func TestDeriveSyscallsCtlPerSec(t *testing.T) {
+	ss := SyscallStats{
+		EpollWait: &Stats{Calls: 10},
+		EpollCtl:  &Stats{Calls: 6},
+		Poll:      &Stats{Calls: 4},
+	}
+	if f := DeriveFamily(ss, FamilyEpoll, 2*time.Second); f.Calls != 10 || f.CtlPerSec != 3 {
+		t.Errorf("epoll: calls %d, epoll_ctl/s %v; want 10 and 3", f.Calls, f.CtlPerSec)
+	}
+	if f := DeriveFamily(ss, FamilyPoll, 2*time.Second); f.Calls != 4 || f.CtlPerSec != 0 {
+		t.Errorf("poll: calls %d, epoll_ctl/s %v; want 4 and 0", f.Calls, f.CtlPerSec)
+	}
+	if f := DeriveSyscalls(ss, nil, 2*time.Second); f.Calls != 14 || f.CtlPerSec != 3 {
+		t.Errorf("all: calls %d, epoll_ctl/s %v; want 14 and 3", f.Calls, f.CtlPerSec)
+	}
+}

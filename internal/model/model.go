@@ -114,6 +114,11 @@ type Stats struct {
 	ReadyListAtEntry   MaxSum            `json:"ready_list_at_entry"`
 	ReadyListAtExit    MaxSum            `json:"ready_list_at_exit"`
 	ReadyListTruncated uint64            `json:"ready_list_truncated"`
+	// ReadyListUnknown counts epoll waits whose ready-list walk gave no
+	// length (it did not come back to the list head, the list was being
+	// transferred under it, or it counted more items than the instance
+	// has); the ready-list sums and maxima leave those calls out.
+	ReadyListUnknown uint64 `json:"ready_list_unknown"`
 }
 
 // Add folds o into s.
@@ -141,6 +146,7 @@ func (s *Stats) Add(o *Stats) {
 	s.ReadyListAtEntry.Add(o.ReadyListAtEntry)
 	s.ReadyListAtExit.Add(o.ReadyListAtExit)
 	s.ReadyListTruncated += o.ReadyListTruncated
+	s.ReadyListUnknown += o.ReadyListUnknown
 }
 
 // Clone returns a deep copy.
@@ -187,6 +193,7 @@ func (s *Stats) Sub(prev *Stats) *Stats {
 	d.ReadyListAtEntry.Sum -= prev.ReadyListAtEntry.Sum
 	d.ReadyListAtExit.Sum -= prev.ReadyListAtExit.Sum
 	d.ReadyListTruncated -= prev.ReadyListTruncated
+	d.ReadyListUnknown -= prev.ReadyListUnknown
 	return d
 }
 
@@ -209,7 +216,7 @@ func (s *Stats) wentBackFrom(prev *Stats) bool {
 		s.Sleeps < prev.Sleeps || s.BlockedNs < prev.BlockedNs || s.MaxeventsHits < prev.MaxeventsHits ||
 		s.FdsWatchedUnknown < prev.FdsWatchedUnknown || s.Latency.wentBackFrom(&prev.Latency) ||
 		s.ReadyListAtEntry.Sum < prev.ReadyListAtEntry.Sum || s.ReadyListAtExit.Sum < prev.ReadyListAtExit.Sum ||
-		s.ReadyListTruncated < prev.ReadyListTruncated {
+		s.ReadyListTruncated < prev.ReadyListTruncated || s.ReadyListUnknown < prev.ReadyListUnknown {
 		return true
 	}
 	for k, v := range prev.ErrorsByErrno {

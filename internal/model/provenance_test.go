@@ -71,6 +71,11 @@ func TestFigureProvenance(t *testing.T) {
 			t.Errorf("%s (%s) = %s, want %s", c.key, c.fam, got, c.want)
 		}
 	}
+	// fentry and kprobe follow the kernel's own changes to the interest list.
+	fe := Meta{ProbeMode: "fentry"}
+	if got := fe.FigureProvenance(FigureByKey("fds_per_call"), FamilyEpoll); got != Observed {
+		t.Errorf("fds_per_call (epoll, fentry) = %s, want observed", got)
+	}
 	// A trace that recorded its provenance is read as recorded.
 	m.Provenance = Sources{"fd_polls": {FamilyPoll: {Provenance: Observed}}}
 	if got := m.FigureProvenance(FigureByKey("fd_polls_per_call"), FamilyPoll); got != Observed {

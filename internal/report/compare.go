@@ -83,7 +83,7 @@ func ModelColumns(s *model.Snapshot) []Column {
 		fams := p.Syscalls.ByFamily()
 		for _, f := range model.Families {
 			if st := fams[f]; st != nil && st.Calls > 0 {
-				cols = append(cols, Column{Title: fmt.Sprintf("%d %s %s", p.Pid, p.Comm, f), Family: f, Fig: model.Derive(st, dur)})
+				cols = append(cols, Column{Title: fmt.Sprintf("%d %s %s", p.Pid, p.Comm, f), Family: f, Fig: model.DeriveFamily(p.Syscalls, f, dur)})
 			}
 		}
 	}
@@ -94,9 +94,13 @@ func ModelColumns(s *model.Snapshot) []Column {
 // process of the recording.
 func FamilyColumns(s *model.Snapshot) map[model.Family]model.Figures {
 	dur := s.Meta.Ended.Sub(s.Meta.Started)
+	all := model.SyscallStats{}
+	for _, p := range s.Processes {
+		all.Merge(p.Syscalls)
+	}
 	out := map[model.Family]model.Figures{}
-	for f, st := range s.FamilyTotals() {
-		out[f] = model.Derive(st, dur)
+	for f := range s.FamilyTotals() {
+		out[f] = model.DeriveFamily(all, f, dur)
 	}
 	return out
 }

@@ -116,6 +116,16 @@ func Summary(w io.Writer, s *model.Snapshot) error {
 	m := s.Meta
 	fmt.Fprintf(w, "iotrace summary: %s probes, kernel %s, %.2fs, %d process(es), lost %d\n",
 		m.ProbeMode, m.Kernel, m.Ended.Sub(m.Started).Seconds(), len(s.Processes), m.LostEvents)
+	if len(m.Lost) > 0 {
+		names := make([]string, 0, len(m.Lost))
+		for name, n := range m.Lost {
+			if n > 0 {
+				names = append(names, fmt.Sprintf("%s %d", name, n))
+			}
+		}
+		sort.Strings(names)
+		fmt.Fprintf(w, "lost: %s (docs/metrics.md, Losses)\n", strings.Join(names, ", "))
+	}
 	if m.ProbeNotes != "" {
 		fmt.Fprintf(w, "probes: %s\n", m.ProbeNotes)
 	}

@@ -59,6 +59,7 @@ func TestSummary(t *testing.T) {
 	s := snap(4, 2)
 	st := 3
 	s.Meta.Command, s.Meta.ExitStatus = []string{"srv", "-x"}, &st
+	s.Meta.Lost = map[string]uint64{"missed_exits": 2, "select_sets_truncated": 1}
 	if err := Summary(&buf, s); err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +67,7 @@ func TestSummary(t *testing.T) {
 	for _, want := range []string{
 		"iotrace summary: tracepoint probes, kernel 6.18, 2.00s, 1 process(es), lost 0",
 		`command "srv -x" exited with status 3`,
+		"lost: missed_exits 2, select_sets_truncated 1",
 		"unavailable: ep_poll_callbacks: needs fentry",
 		"~ estimated by a model, not counted by a probe:\n",
 		"~   fd_polls (poll): nfds × (1 + voluntary sleeps in the call)\n",

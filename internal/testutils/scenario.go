@@ -22,9 +22,9 @@ func Main(m *testing.M) {
 
 // StartScenario starts this test binary as a gated scenario helper, to be
 // traced before h.Run releases it; it is closed when the test ends.
-func StartScenario(t testing.TB) *scenario.Helper {
+func StartScenario(t testing.TB, env ...string) *scenario.Helper {
 	t.Helper()
-	h, err := scenario.StartHelper(os.Args[0])
+	h, err := scenario.StartHelper(os.Args[0], env...)
 	if err != nil {
 		t.Fatal(err)
 	}

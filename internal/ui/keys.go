@@ -134,7 +134,8 @@ var (
 	helpNotes = []string{
 		"n/a: not measurable in this probe mode; -: not applicable or no calls.",
 		"~: an estimate, computed by a model, not counted by a probe: in this version every fd_polls (so efficiency), " +
-			"and epoll's fds watched (the interest list tracked from epoll_ctl). Everything else is observed or computed " +
+			"and, in tracepoint and rawtp modes, epoll's fds watched (the interest list tracked from epoll_ctl and close, " +
+			"resynchronised from /proc every interval). Everything else is observed or computed " +
 			"from the call's arguments; the trace's meta.provenance says which, per figure (docs/metrics.md, Provenance).",
 		"efficiency = ready ÷ fd_polls: the share of readiness checks that found an fd ready. " +
 			"select and poll check every fd on each pass and make a second pass after sleeping, " +

@@ -318,8 +318,7 @@ func (s *State) fill(r *Row, cur, prev model.SyscallStats) {
 		return
 	}
 	r.Delta = cur.Since(prev)
-	r.Fig = ComputeFigures(r.Delta.Total(waits), s.dt)
-	r.Fig.CtlPerSec = float64(r.Delta.Total(func(sc model.Syscall) bool { return !sc.Waits() }).Calls) / s.dt.Seconds()
+	r.Fig = model.DeriveSyscalls(r.Delta, nil, s.dt)
 }
 
 func (s *State) epollRows(p, pp *model.Process) []EpollRow {

@@ -30,6 +30,10 @@ func MaybeHelper() {
 	if mode == "" {
 		return
 	}
+	var idle func() RaceResult
+	if os.Getenv(HelperRunEnv) == RunIdleEpollName {
+		idle = IdleEpoll() // before the gate: made before tracing starts
+	}
 	if mode == "gated" {
 		if gate.Await(0) != nil {
 			os.Exit(3)
@@ -41,8 +45,17 @@ func MaybeHelper() {
 	// are not the scenario's. The main goroutine holds the main thread
 	// meanwhile, so the scenario's goroutine cannot land on it.
 	runtime.LockOSThread()
-	done := make(chan Result)
-	go func() { done <- Run() }()
+	run := func() any { return Run() }
+	switch {
+	case idle != nil:
+		run = func() any { return idle() }
+	case os.Getenv(HelperRunEnv) == RunReadyRaceName:
+		run = func() any { return RunReadyRace() }
+	case os.Getenv(HelperRunEnv) == RunLossesName:
+		run = func() any { return RunLosses() }
+	}
+	done := make(chan any)
+	go func() { done <- run() }()
 	out, _ := json.Marshal(<-done)
 	unix.Write(1, append(out, '\n'))
 	if mode == "gated" {
@@ -50,6 +63,16 @@ func MaybeHelper() {
 	}
 	os.Exit(0)
 }
+
+// HelperRunEnv chooses what the helper runs: RunReadyRaceName for
+// RunReadyRace, RunIdleEpollName for IdleEpoll, RunLossesName for
+// RunLosses, anything else for Run.
+const (
+	HelperRunEnv     = "IOTRACE_SCENARIO_RUN"
+	RunReadyRaceName = "ready-race"
+	RunIdleEpollName = "idle-epoll"
+	RunLossesName    = "losses"
+)
 
 // Helper is a scenario helper process waiting at its gate.
 type Helper struct {
@@ -59,9 +82,9 @@ type Helper struct {
 
 // StartHelper starts exe (a test binary whose TestMain calls MaybeHelper)
 // as a gated helper.
-func StartHelper(exe string) (*Helper, error) {
+func StartHelper(exe string, env ...string) (*Helper, error) {
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), HelperEnv+"=gated")
+	cmd.Env = append(append(os.Environ(), HelperEnv+"=gated"), env...)
 	cmd.Stderr = os.Stderr
 	h := &Helper{lines: make(chan string, 1)}
 	c, err := gate.Start(cmd, gate.Options{Gate: gate.Stdin, Lines: func(l string, _ time.Time) {
@@ -82,21 +105,47 @@ func (h *Helper) Pid() int { return h.child.Pid() }
 
 // Run releases the helper and returns the scenario's result.
 func (h *Helper) Run(timeout time.Duration) (Result, error) {
-	if err := h.child.Release(); err != nil {
+	l, err := h.release(timeout)
+	if err != nil {
 		return Result{}, err
+	}
+	return ParseResult(l)
+}
+
+// RunRace releases a helper started with HelperRunEnv=RunReadyRaceName and
+// returns its result.
+func (h *Helper) RunRace(timeout time.Duration) (RaceResult, error) {
+	var res RaceResult
+	l, err := h.release(timeout)
+	if err != nil {
+		return res, err
+	}
+	if err := json.Unmarshal([]byte(l), &res); err != nil {
+		return res, fmt.Errorf("race result %q: %w", l, err)
+	}
+	if res.Error != "" {
+		return res, errors.New("ready-list race went wrong: " + res.Error)
+	}
+	return res, nil
+}
+
+// release opens the helper's gate and returns its result line.
+func (h *Helper) release(timeout time.Duration) (string, error) {
+	if err := h.child.Release(); err != nil {
+		return "", err
 	}
 	select {
 	case l := <-h.lines:
-		return ParseResult(l)
+		return l, nil
 	case <-h.child.Done():
 		select {
 		case l := <-h.lines:
-			return ParseResult(l)
+			return l, nil
 		default:
 		}
-		return Result{}, fmt.Errorf("reading the scenario result: the helper exited (%v)", h.child.Wait())
+		return "", fmt.Errorf("reading the scenario result: the helper exited (%v)", h.child.Wait())
 	case <-time.After(timeout):
-		return Result{}, fmt.Errorf("scenario did not finish within %s", timeout)
+		return "", fmt.Errorf("scenario did not finish within %s", timeout)
 	}
 }
 
@@ -164,12 +213,15 @@ func CheckSnapshot(snap *model.Snapshot, pid int, res Result) []string {
 	if tracepoint && snap.Meta.Unavailable["ep_poll_callbacks"] == "" {
 		bad = append(bad, snap.Meta.ProbeMode+" mode: meta.unavailable lacks ep_poll_callbacks")
 	}
-	lt, et := ExpectedEpoll()
+	lt, et, drop := ExpectedEpoll()
+	if res.EpDropFdinfo != drop.Registered {
+		bad = append(bad, fmt.Sprintf("drop epoll: /proc fdinfo shows %d items, the scenario expects %d", res.EpDropFdinfo, drop.Registered))
+	}
 	for _, c := range []struct {
 		name string
 		epfd int
 		want Epoll
-	}{{"LT", res.EpLT, lt}, {"ET", res.EpET, et}} {
+	}{{"LT", res.EpLT, lt}, {"ET", res.EpET, et}, {"drop", res.EpDrop, drop}} {
 		e := p.Epoll(c.epfd)
 		if e == nil {
 			bad = append(bad, fmt.Sprintf("%s epoll instance (fd %d) missing", c.name, c.epfd))

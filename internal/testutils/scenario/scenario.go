@@ -18,6 +18,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -42,10 +44,15 @@ const WakeDelay = 100 * time.Millisecond
 
 // Result is what the scenario reports about itself.
 type Result struct {
-	Tid   int    `json:"tid"`
-	EpLT  int    `json:"ep_lt"` // level-triggered epoll instance
-	EpET  int    `json:"ep_et"` // edge-triggered epoll instance
-	Error string `json:"error,omitempty"`
+	Tid  int `json:"tid"`
+	EpLT int `json:"ep_lt"` // level-triggered epoll instance
+	EpET int `json:"ep_et"` // edge-triggered epoll instance
+	// EpDrop is the instance whose watched sockets are closed without
+	// EPOLL_CTL_DEL; EpDropFdinfo is its interest-list size as the
+	// kernel shows it (tfd lines of /proc/self/fdinfo/EpDrop) after the wait.
+	EpDrop       int    `json:"ep_drop"`
+	EpDropFdinfo int64  `json:"ep_drop_fdinfo"`
+	Error        string `json:"error,omitempty"`
 }
 
 type pollfd struct {
@@ -253,6 +260,7 @@ func Run() Result {
 	}
 
 	res.EpLT, res.EpET = runEpoll(r)
+	res.EpDrop, res.EpDropFdinfo = runEpollDrop(r)
 	if r.err != nil {
 		res.Error = r.err.Error()
 	}
@@ -322,4 +330,48 @@ func runEpoll(r *runner) (lt, et int) {
 	r.expect("blocking epoll_pwait", wait(unix.SYS_EPOLL_PWAIT, et, 10, ^uintptr(0), 0, 8), 1)
 	<-done
 	return lt, et
+}
+
+// runEpollDrop registers three sockets in a new level-triggered instance
+// and closes two of them without EPOLL_CTL_DEL, as nginx does: a, the only
+// reference to its file, so the kernel drops its item (__fput ->
+// eventpoll_release_file); and c after a dup, so its file stays open and
+// its item stays. Then one epoll_wait with nothing ready: it watches 2 fds.
+// It returns the instance and its size as /proc/self/fdinfo shows it.
+//
+// The instance is made after its sockets, as LT and ET are: at exit the
+// kernel releases files last fd first (task work runs newest first), so
+// the instance goes before the sockets' peers, whose release would wake
+// the watched sockets (ep_poll_callback) of an instance still there.
+func runEpollDrop(r *runner) (ep int, fdinfo int64) {
+	var socks [3]int
+	for i := range socks {
+		socks[i], _ = r.socketpair()
+	}
+	ep, err := unix.EpollCreate1(0)
+	r.must(err)
+	for i := range socks {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(socks[i])}
+		r.expect("epoll_ctl ADD (drop)", call(unix.SYS_EPOLL_CTL, uintptr(ep), unix.EPOLL_CTL_ADD, uintptr(socks[i]), ptr(&ev)), 0)
+	}
+	_, err = unix.Dup(socks[2])
+	r.must(err)
+	r.must(unix.Close(socks[0]))
+	r.must(unix.Close(socks[2]))
+	var evs [4]unix.EpollEvent
+	r.expect("epoll_wait after closes without DEL", call(unix.SYS_EPOLL_WAIT, uintptr(ep), ptr(&evs[0]), 4, 0), 0)
+	// Raw open and read: os.ReadFile would register the file with Go's
+	// netpoller, an epoll_ctl on this thread.
+	fd, err := unix.Open("/proc/self/fdinfo/"+strconv.Itoa(ep), unix.O_RDONLY, 0)
+	r.must(err)
+	var b [4096]byte
+	n, err := unix.Read(fd, b[:])
+	r.must(err)
+	unix.Close(fd)
+	for _, line := range strings.Split(string(b[:max(n, 0)]), "\n") {
+		if strings.HasPrefix(line, "tfd:") {
+			fdinfo++
+		}
+	}
+	return ep, fdinfo
 }
