@@ -78,6 +78,8 @@ var CounterTable = []Counter{
 		Meaning: "length of the epoll instance's ready list walked at exit of successful waits"},
 	{Key: "ready_list_truncated", sources: same(Observed), Applies: epollWait,
 		Meaning: "ready-list walks that stopped at the 4,096-entry limit"},
+	{Key: "ready_list_unknown", sources: same(Observed), Applies: epollWait,
+		Meaning: "waits whose ready-list walk gave no length (it did not come back to the list head, saw the list move, or counted more items than the instance holds); left out of the sums and maxima"},
 
 	{Key: "registered", Instance: true, sources: same(Observed),
 		Meaning: "size of the epoll instance's interest list, from /proc/PID/fdinfo while the process lives, else tracked from epoll_ctl"},
