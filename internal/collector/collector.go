@@ -33,7 +33,14 @@ type Options struct {
 	Comm string
 	// All traces every process on the machine.
 	All bool
-	// NoFollow stops children of targets from becoming targets.
+	// Tids are threads to trace: their processes are targets, and only
+	// these threads of them are reported.
+	Tids []int
+	// Syscalls, when set, are the only syscalls reported; the others'
+	// programs are not loaded where the mode has one per syscall.
+	Syscalls []model.Syscall
+	// NoFollow stops children of targets from becoming targets, the
+	// children that exist when tracing starts included.
 	NoFollow bool
 	// OnCall, when set, receives one record per traced call (--events), from
 	// a goroutine of the collector's. Records the ring buffer had no room
@@ -66,6 +73,9 @@ type Collector struct {
 	events      chan ProcEvent
 	done        chan struct{}
 	opts        Options
+	filter      filters
+	// descendants are the --pid targets' descendants at the start.
+	descendants map[int][]int
 
 	mu          sync.Mutex
 	procs       map[int]*procInfo
@@ -94,7 +104,14 @@ func New(opts Options) (_ *Collector, err error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := refuseKernelThread(tgid); err != nil {
+			return nil, err
+		}
 		tgids = append(tgids, tgid)
+	}
+	filter, tidTgids, err := newFilters(opts)
+	if err != nil {
+		return nil, err
 	}
 
 	// Reading /proc/kallsyms takes the kernel ~50 ms: read it once, for
@@ -106,7 +123,7 @@ func New(opts Options) (_ *Collector, err error) {
 		return nil, err
 	}
 	c := &Collector{
-		mode: mode, modeReason: reason, opts: opts,
+		mode: mode, modeReason: reason, opts: opts, filter: filter,
 		events:      make(chan ProcEvent, 256),
 		done:        make(chan struct{}),
 		procs:       map[int]*procInfo{},
@@ -121,14 +138,19 @@ func New(opts Options) (_ *Collector, err error) {
 		}
 	}()
 
+	c.filterCalls()
+	c.noteFiltered()
 	spec, err := c.load(symsc)
 	if err != nil {
 		return nil, err
 	}
-	for _, tgid := range tgids {
+	for _, tgid := range append(tgids, tidTgids...) {
 		if err := c.AddTarget(tgid); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.addDescendants(tgids); err != nil {
+		return nil, err
 	}
 	if err := c.attach(spec); err != nil {
 		return nil, err

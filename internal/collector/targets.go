@@ -114,11 +114,7 @@ func (c *Collector) readEvents() {
 		case EventFork, EventComm:
 			c.noteProcess(ev.Pid)
 		case EventExit:
-			c.mu.Lock()
-			if p := c.procs[ev.Pid]; p != nil {
-				p.exited = true
-			}
-			c.mu.Unlock()
+			c.noteExit(ev.Pid)
 		}
 		select {
 		case c.events <- ev:
