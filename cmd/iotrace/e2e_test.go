@@ -155,6 +155,13 @@ func TestBadInput(t *testing.T) {
 		{"unknown flag", []string{"--bogus"}, "unknown flag: --bogus"},
 		{"stray argument", []string{"--pid", "1", "extra"}, `unexpected argument "extra"`},
 		{"missing command", []string{"--no-tui", "--", "/nonexistent/cmd"}, "/nonexistent/cmd: command not found"},
+		{"empty comm", []string{"--comm", "", "--no-tui"}, `--comm needs a process name`},
+		{"kernel thread", []string{"--pid", "2", "--no-tui"}, "pid 2 is a kernel thread (kthreadd)"},
+		{"missing tid", []string{"--tid", "999999999", "--no-tui"}, "no such process: 999999999"},
+		{"bad syscall", []string{"--pid", "1", "-e", "read"}, `--syscalls: "read" is not a traced syscall`},
+		{"bad model", []string{"--pid", "1", "-e", "%kqueue"}, `--syscalls: unknown model "%kqueue"`},
+		{"leave-running without command", []string{"--pid", "1", "--leave-running"}, "--leave-running applies to a command"},
+		{"quiet and verbose", []string{"--pid", "1", "-q", "-v"}, "-q and -v contradict"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -83,6 +83,7 @@ written in full.`,
 				return fmt.Errorf("unexpected argument %q (a command to trace goes after \"--\")", args[0])
 			}
 			o.command = args
+			noteSetFlags(cmd.Flags(), &o)
 			return runTrace(cmd, &o)
 		},
 	}
@@ -93,11 +94,11 @@ written in full.`,
 	f.DurationVarP(&o.duration, "duration", "d", 0, "stop after this long (0: until interrupted or the targets exit)")
 	f.DurationVarP(&o.interval, "interval", "i", defaultInterval, "report interval")
 	f.BoolVar(&o.noTUI, "no-tui", false, "print text tables instead of the dashboard")
-	f.StringVarP(&o.output, "output", "o", "", "write the JSON trace to `FILE` at exit")
+	f.StringVarP(&o.output, "output", "o", "", "write the trace to `FILE` (its format from the extension: .jsonl, .chrome or .perfetto, else json)")
 	f.StringVar(&o.readyFile, "ready-file", "", "create `PATH` once every probe is attached")
 	f.StringVar(&o.probeMode, "probe-mode", "auto", "how to attach: auto, fentry, kprobe, rawtp or tracepoint")
-	f.BoolVar(&o.noFollow, "no-follow", false, "do not trace children that targets fork")
-	f.StringVar(&o.format, "format", "json", "trace file format: json (written at exit), jsonl (streamed), chrome (Perfetto)")
+	f.BoolVar(&o.noFollow, "no-follow", false, "trace only the targets named, not their children (existing or forked later)")
+	f.StringVar(&o.format, "format", "", "trace file format: json (written at exit), jsonl (streamed), chrome (Perfetto); default: -o's extension, else json")
 	f.BoolVar(&o.events, "events", false, "also record one event per call in the trace file (needs -o)")
 	f.IntVar(&o.evLimit, "events-limit", 1000000, "keep at most `N` per-call events (0: no limit); the rest are counted")
 	f.StringSliceVar(&o.demoModels, "demo-models", []string{"select", "poll", "epoll-lt", "epoll-et"}, "without a target: the built-in workloads to run side by side")
@@ -106,7 +107,10 @@ written in full.`,
 	f.Float64Var(&o.demoRate, "demo-rate", 10000, "without a target: messages per second per workload (0: as fast as possible)")
 	f.IntVar(&o.demoSize, "demo-size", 64, "without a target: bytes per message")
 	f.BoolVar(&o.demoTCP, "demo-tcp", false, "without a target: loopback TCP connections instead of socketpairs")
+	addTargetFlags(f, &o)
 	cmd.Flags().SortFlags = false
+	cmd.Version = versionString()
+	cmd.SetVersionTemplate("iotrace {{.Version}}\n")
 
 	cmd.AddCommand(newProbesCmd(), newVersionCmd(), newWorkloadCmd(), newReportCmd(), newDiffCmd(), newReplayCmd(), newGateCmd(), newBenchCmd())
 	return cmd
