@@ -126,12 +126,12 @@ func isTerminal(f *os.File) bool {
 
 // session is one tracing run.
 type session struct {
-	o     *traceOptions
-	out   io.Writer // text tables and the summary
-	col   *collector.Collector
-	sink  trace.Sink
-	demo  *demo
-	cmd   *command // the command after "--", held at its gate until attached
+	o    *traceOptions
+	out  io.Writer // text tables and the summary
+	col  *collector.Collector
+	sink trace.Sink
+	demo *demo
+	cmd  *command // the command after "--", held at its gate until attached
 	// text is false while the dashboard owns the terminal.
 	text bool
 }
