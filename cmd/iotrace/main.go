@@ -59,22 +59,32 @@ per-thread figures: calls, fds watched, per-fd readiness checks, bytes copied
 between user and kernel, wakeups, time blocked, latency, and epoll ready-list
 lengths. See docs/metrics.md for what each figure means.
 
-Targets: --pid, --comm, --all, or a command after "--" (its children are
-followed). With no target, iotrace runs its built-in select, poll and epoll
-workloads side by side on the same load and traces them (keys in the
-dashboard change the load for all of them).
+Targets: --pid (with its children, existing and new), --tid, --comm, --all,
+or a command after "--" (its children are followed; --no-follow: only the
+targets named). -e/--syscalls traces some of the syscalls. With no target,
+iotrace runs its built-in select, poll and epoll workloads side by side on
+the same load and traces them (keys in the dashboard change the load for
+all of them).
 
-On a terminal iotrace shows a live dashboard (? lists its keys). Without a
-terminal, or with --no-tui, it prints a table every interval and a summary at
-the end. -o writes a trace file (docs/trace-format.md).
+On a terminal iotrace shows a live dashboard (? lists its keys); a command's
+output then goes to a log file named in the header. Without a terminal, or
+with --no-tui, it prints a table every interval and a summary at the end;
+-c prints only the summary. -o writes a trace file, its format from the
+extension (docs/trace-format.md).
 SIGINT or SIGTERM ends the run cleanly: probes are detached and the output is
-written in full.`,
-		Example: `  sudo iotrace                                   # built-in workloads, side by side
-  sudo iotrace --pid 1234
-  sudo iotrace --pid 1234 --no-tui -d 10s -o trace.json
-  sudo iotrace -- python3 -m http.server
-  sudo iotrace --comm nginx -i 5s
-  sudo iotrace probes`,
+written in full. A command still running then gets SIGTERM, and SIGKILL 2s
+later (--leave-running: neither), and iotrace exits with its status: its
+exit code, or 128+N when signal N ended it.
+
+iotrace needs root (or CAP_BPF and CAP_PERFMON).`,
+		Example: `  iotrace                                   # built-in workloads, side by side
+  iotrace --pid 1234                        # a process and its children
+  iotrace --pid 1234 --no-tui -d 10s -o trace.json
+  iotrace -- python3 -m http.server         # start and trace a command
+  iotrace --comm nginx -i 5s
+  iotrace --tid 1240 -e poll,epoll_wait -c  # a thread's poll and epoll_wait, summary only
+  iotrace -o run.jsonl -- ./server          # JSON Lines, from the extension
+  iotrace probes`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.ArbitraryArgs,
