@@ -47,6 +47,36 @@ func runIotrace(t *testing.T, args ...string) (int, string, string) {
 	return cmd.ProcessState.ExitCode(), string(o), string(e)
 }
 
+// traceScenario traces the gated scenario helper h with iotrace ARGS
+// (--no-tui, -o and --ready-file added), releases it once iotrace is
+// ready, ends iotrace with sig and returns the trace, the scenario's
+// result and iotrace's stdout.
+func traceScenario(t *testing.T, h *scenario.Helper, sig syscall.Signal, args ...string) (*model.Snapshot, scenario.Result, string) {
+	t.Helper()
+	dir := t.TempDir()
+	out, ready := filepath.Join(dir, "trace.json"), filepath.Join(dir, "ready")
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(testutils.IotraceBin(t), append(args, "--no-tui", "-i", "1h", "-o", out, "--ready-file", ready)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testutils.WaitForFile(t, ready, 30*time.Second, cmd, &stderr)
+	res, err := h.Run(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(sig)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("iotrace exited with %v; stderr: %s", err, stderr.String())
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, ".trace.json.tmp-*"))
+	if len(matches) > 0 {
+		t.Errorf("temporary files left behind: %v", matches)
+	}
+	return readTrace(t, out), res, stdout.String()
+}
+
 // alive reports whether pid exists and is not a zombie.
 func alive(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -308,24 +338,7 @@ func TestTidFilter(t *testing.T) {
 	h := testutils.StartScenario(t)
 	tasks, _ := os.ReadDir("/proc/" + strconv.Itoa(h.Pid()) + "/task")
 	tid, _ := strconv.Atoi(tasks[0].Name())
-	dir := t.TempDir()
-	out, ready := filepath.Join(dir, "t.json"), filepath.Join(dir, "ready")
-	var stderr bytes.Buffer
-	cmd := exec.Command(testutils.IotraceBin(t), "--no-tui", "-o", out, "--ready-file", ready, "--probe-mode", string(testutils.ProbeMode(t)), "--tid", strconv.Itoa(tid))
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	testutils.WaitForFile(t, ready, 30*time.Second, cmd, &stderr)
-	res, err := h.Run(30 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Process.Signal(syscall.SIGINT)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("%v: %s", err, stderr.String())
-	}
-	snap := readTrace(t, out)
+	snap, res, _ := traceScenario(t, h, syscall.SIGINT, "--probe-mode", string(testutils.ProbeMode(t)), "--tid", strconv.Itoa(tid))
 	p := snap.Process(h.Pid())
 	if p == nil {
 		t.Fatalf("process %d missing", h.Pid())
