@@ -1,7 +1,12 @@
 # iotrace build. The BPF object is generated and committed, so `make build`
 # needs only Go; `make generate` needs clang-14, llvm-strip-14 and libbpf headers.
 
-GO      ?= go
+# go by its full path: sudo resets PATH (secure_path), which usually lacks
+# /usr/local/go/bin, so `sudo make test` found no go.
+GO      ?= $(or $(shell command -v go 2>/dev/null),$(wildcard /usr/local/go/bin/go),go)
+# The steps that need root get sudo when make runs as a user; as root (a
+# fresh machine may have no sudo) they run as they are.
+SUDO    ?= $(if $(filter 0,$(shell id -u)),,sudo)
 BIN     ?= bin/iotrace
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
@@ -31,8 +36,12 @@ check-generated: generate
 # kernel allows (internal/testutils: RunProbeModes), or only the mode
 # IOTRACE_PROBE_MODE names. The root tests need root; with IOTRACE_CI=1 they
 # fail instead of skipping when they cannot run.
+# As a user, the tests are built as you and run as root (go test -exec);
+# root's go (to build iotrace for the e2e tests) reads your module cache.
+TEST_EXEC = $(if $(SUDO),-exec '$(SUDO) env PATH=$(dir $(GO)):/usr/sbin:/usr/bin:/sbin:/bin GOMODCACHE=$(shell $(GO) env GOMODCACHE) \
+	IOTRACE_CI=$(IOTRACE_CI) IOTRACE_PROBE_MODE=$(IOTRACE_PROBE_MODE) IOTRACE_BIN=$(IOTRACE_BIN)')
 test:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $(TEST_EXEC) ./...
 
 # The root tests under stock Debian kernels in qemu, once per probe mode
 # (fentry, kprobe, tracepoint): this host refuses fentry and has no kprobes.
@@ -66,14 +75,14 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# Trace a running process: sudo make run PID=1234
+# Trace a running process: make run PID=1234 (built as you, run as root)
 run: build
-	@test -n "$(PID)" || { echo "usage: sudo make run PID=<pid>"; exit 2; }
-	./$(BIN) --pid $(PID) $(ARGS)
+	@test -n "$(PID)" || { echo "usage: make run PID=<pid>"; exit 2; }
+	$(SUDO) ./$(BIN) --pid $(PID) $(ARGS)
 
-# The built-in workloads side by side on the dashboard: sudo make demo
+# The built-in workloads side by side on the dashboard: make demo
 demo: build
-	./$(BIN) $(ARGS)
+	$(SUDO) ./$(BIN) $(ARGS)
 
 # What iotrace costs the programs it traces, against empty BPF programs on the
 # same attach points, bpftrace, strace -c and perf trace (BENCHMARKS.md).

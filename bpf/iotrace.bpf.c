@@ -183,7 +183,7 @@ enum counter {
 };
 
 /* Kinds of proc_event; the collector's EventKind values (contract.go). */
-enum proc_event_type { EV_EXIT = 1, EV_FORK = 2, EV_COMM_MATCH = 3, EV_CGROUP_MATCH = 4 };
+enum proc_event_type { EV_EXIT = 1, EV_FORK = 2, EV_COMM_MATCH = 3, EV_CGROUP_MATCH = 4, EV_EXEC = 5 };
 
 struct proc_event {
 	enum proc_event_type type;
@@ -192,6 +192,14 @@ struct proc_event {
 	u32 pad;
 };
 
+/*
+ * The target processes, by tgid. TARGET: traced. TARGET_AT_EXEC: a command
+ * iotrace started and holds at its gate; it becomes a TARGET when it execs
+ * (on_sched_exec), so that nothing the gate (iotrace's own runtime) does
+ * before the exec is counted as the command's.
+ */
+#define TARGET 1
+#define TARGET_AT_EXEC 2
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
@@ -399,8 +407,12 @@ static __always_inline bool is_target(u32 tgid)
 		return false;
 	if (cfg_all)
 		return true;
-	if (may_be_target(tgid) && bpf_map_lookup_elem(&targets, &tgid))
-		return true;
+	if (may_be_target(tgid)) {
+		u8 *t = bpf_map_lookup_elem(&targets, &tgid);
+
+		if (t)
+			return *t == TARGET;
+	}
 	if (cfg_comm_len && comm_matches()) {
 		add_target(tgid, BPF_NOEXIST);
 		emit(EV_COMM_MATCH, tgid, 0);
@@ -1417,13 +1429,34 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_sched_fork, struct task_struct *parent, struct task_struct *child)
 {
 	u32 ptgid = parent->tgid, ctgid = child->tgid;
+	u8 *t;
 
 	if (!cfg_follow || cfg_all || ptgid == ctgid)
 		return 0;
-	if (!may_be_target(ptgid) || !bpf_map_lookup_elem(&targets, &ptgid))
+	if (!may_be_target(ptgid))
+		return 0;
+	t = bpf_map_lookup_elem(&targets, &ptgid);
+	if (!t || *t != TARGET)
 		return 0;
 	add_target(ctgid, BPF_ANY);
 	emit(EV_FORK, ctgid, ptgid);
+	return 0;
+}
+
+/* A command held at its gate becomes a target when it execs. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_sched_exec, struct task_struct *p)
+{
+	u32 tgid = p->tgid;
+	u8 *t;
+
+	if (!may_be_target(tgid))
+		return 0;
+	t = bpf_map_lookup_elem(&targets, &tgid);
+	if (!t || *t != TARGET_AT_EXEC)
+		return 0;
+	*t = TARGET;
+	emit(EV_EXEC, tgid, 0);
 	return 0;
 }
 

@@ -58,46 +58,16 @@ func TestTraceUntilSignal(t *testing.T) {
 			{"all", func(int) []string { return []string{"--all"} }, syscall.SIGTERM},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				bin := testutils.IotraceBin(t)
-				dir := t.TempDir()
-				out, ready := filepath.Join(dir, "trace.json"), filepath.Join(dir, "ready")
-
 				h := testutils.StartScenario(t)
-
-				var stdout, stderr bytes.Buffer
-				args := append(c.targets(h.Pid()), "--no-tui", "-i", "1h", "-o", out, "--ready-file", ready, "--probe-mode", string(mode))
-				cmd := exec.Command(bin, args...)
-				cmd.Stdout, cmd.Stderr = &stdout, &stderr
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				testutils.WaitForFile(t, ready, 30*time.Second, cmd, &stderr)
-				res, err := h.Run(30 * time.Second)
-				if err != nil {
-					t.Fatal(err)
-				}
-				cmd.Process.Signal(c.sig)
-				if err := cmd.Wait(); err != nil {
-					t.Fatalf("iotrace exited with %v; stderr: %s", err, stderr.String())
-				}
-				snap := readTrace(t, out)
+				snap, res, stdout := traceScenario(t, h, c.sig, append(c.targets(h.Pid()), "--probe-mode", string(mode))...)
 				if bad := scenario.CheckSnapshot(snap, h.Pid(), res); len(bad) > 0 {
-					t.Errorf("%d figure(s) wrong in %s:\n  %s", len(bad), out, strings.Join(bad, "\n  "))
+					t.Errorf("%d figure(s) wrong:\n  %s", len(bad), strings.Join(bad, "\n  "))
 				}
 				if snap.Meta.Ended.Before(snap.Meta.Started) || snap.Meta.Ended.IsZero() {
 					t.Errorf("meta started/ended wrong: %v / %v", snap.Meta.Started, snap.Meta.Ended)
 				}
-				if !strings.Contains(stdout.String(), "iotrace summary:") {
-					t.Errorf("no summary on stdout:\n%s", stdout.String())
-				}
-				matches, _ := filepath.Glob(filepath.Join(dir, ".trace.json.tmp-*"))
-				if len(matches) > 0 {
-					t.Errorf("temporary files left behind: %v", matches)
-				}
-				// Itself by pid: other iotrace processes (other test
-				// packages', run in parallel) are fair game for --all.
-				if snap.Process(cmd.Process.Pid) != nil {
-					t.Errorf("iotrace traced itself (pid %d)", cmd.Process.Pid)
+				if !strings.Contains(stdout, "iotrace summary:") {
+					t.Errorf("no summary on stdout:\n%s", stdout)
 				}
 			})
 		}
@@ -157,6 +127,13 @@ func TestBadInput(t *testing.T) {
 		{"unknown flag", []string{"--bogus"}, "unknown flag: --bogus"},
 		{"stray argument", []string{"--pid", "1", "extra"}, `unexpected argument "extra"`},
 		{"missing command", []string{"--no-tui", "--", "/nonexistent/cmd"}, "/nonexistent/cmd: command not found"},
+		{"empty comm", []string{"--comm", "", "--no-tui"}, `--comm needs a process name`},
+		{"kernel thread", []string{"--pid", "2", "--no-tui"}, "pid 2 is a kernel thread (kthreadd)"},
+		{"missing tid", []string{"--tid", "999999999", "--no-tui"}, "no such process: 999999999"},
+		{"bad syscall", []string{"--pid", "1", "-e", "read"}, `--syscalls: "read" is not a traced syscall`},
+		{"bad model", []string{"--pid", "1", "-e", "%kqueue"}, `--syscalls: unknown model "%kqueue"`},
+		{"leave-running without command", []string{"--pid", "1", "--leave-running"}, "--leave-running applies to a command"},
+		{"quiet and verbose", []string{"--pid", "1", "-q", "-v"}, "-q and -v contradict"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

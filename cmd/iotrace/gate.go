@@ -41,9 +41,9 @@ func newGateCmd() *cobra.Command {
 	}
 }
 
-// startGated starts `iotrace __gate -- command...`, held at its gate until
-// Release (then CloseGate).
-func startGated(command []string) (*gate.Child, error) {
+// startGated starts `iotrace __gate -- command...` with the given standard
+// files, held at its gate until Release (then CloseGate).
+func startGated(command []string, stdin, stdout, stderr *os.File) (*gate.Child, error) {
 	if _, err := exec.LookPath(command[0]); err != nil {
 		return nil, fmt.Errorf("%s: command not found", command[0])
 	}
@@ -52,7 +52,7 @@ func startGated(command []string) (*gate.Child, error) {
 		return nil, fmt.Errorf("finding iotrace's own executable: %w", err)
 	}
 	cmd := exec.Command(self, append([]string{"__gate", "--"}, command...)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	c, err := gate.Start(cmd, gate.Options{Gate: gate.Fd3})
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", command[0], err)

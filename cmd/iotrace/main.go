@@ -61,25 +61,37 @@ Each is observed, computed from the call's arguments, or estimated by a model
 (marked ~; in this version the readiness checks are estimated). See
 docs/metrics.md for what each figure means and how it is obtained.
 
-Targets: --pid, --comm, --all, or a command after "--" (its children are
-followed). With no target, iotrace runs its built-in select, poll and epoll
-workloads side by side on the same load and traces them (keys in the
-dashboard change the load for all of them).
+Targets: --pid (with its children, existing and new), --tid, --comm, --all,
+or a command after "--" (its children are followed; --no-follow: only the
+targets named). -e/--syscalls traces some of the syscalls. With no target,
+iotrace runs its built-in select, poll and epoll workloads side by side on
+the same load and traces them (keys in the dashboard change the load for
+all of them).
 
-On a terminal iotrace shows a live dashboard (? lists its keys). Without a
-terminal, or with --no-tui, it prints a table every interval and a summary at
-the end. -o writes a trace file (docs/trace-format.md); -o - writes it to
-standard output, and the tables and the summary then go to standard error.
+On a terminal iotrace shows a live dashboard (? lists its keys); a command's
+output then goes to a log file named in the header. Without a terminal, or
+with --no-tui, it prints a table every interval and a summary at the end;
+-c prints only the summary. -o writes a trace file, its format from the
+extension (docs/trace-format.md); -o - writes it to standard output, and the
+tables and the summary then go to standard error.
 SIGINT, SIGTERM or SIGHUP ends the run cleanly: probes are detached and the
 output is written in full. If the trace cannot be written (a full disk), the
-file keeps what was written, the summary is still printed, and iotrace exits 1.`,
-		Example: `  sudo iotrace                                   # built-in workloads, side by side
-  sudo iotrace --pid 1234
-  sudo iotrace --pid 1234 --no-tui -d 10s -o trace.json
-  sudo iotrace -- python3 -m http.server
-  sudo iotrace --comm nginx -i 5s
-  sudo iotrace --cgroup system.slice/nginx.service
-  sudo iotrace probes`,
+file keeps what was written, the summary is still printed, and iotrace exits
+1. A command still running then gets SIGTERM, and SIGKILL 2s later
+(--leave-running: neither), and iotrace exits with its status: its exit
+code, or 128+N when signal N ended it.
+
+iotrace needs root (or CAP_BPF and CAP_PERFMON).`,
+		Example: `  iotrace                                   # built-in workloads, side by side
+  iotrace --pid 1234                        # a process and its children
+  iotrace --pid 1234 --no-tui -d 10s -o trace.json
+  iotrace -- python3 -m http.server         # start and trace a command
+  iotrace --comm nginx -i 5s
+  iotrace --cgroup system.slice/nginx.service
+  iotrace --tid 1240 -e poll,epoll_wait -c  # a thread's poll and epoll_wait, summary only
+  iotrace -o run.jsonl -- ./server          # JSON Lines, from the extension
+  iotrace --listen :9464 --comm redis-server  # a Prometheus endpoint
+  iotrace probes`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.ArbitraryArgs,
@@ -88,6 +100,7 @@ file keeps what was written, the summary is still printed, and iotrace exits 1.`
 				return fmt.Errorf("unexpected argument %q (a command to trace goes after \"--\")", args[0])
 			}
 			o.command = args
+			noteSetFlags(cmd.Flags(), &o)
 			return runTrace(cmd, &o)
 		},
 	}
@@ -99,11 +112,11 @@ file keeps what was written, the summary is still printed, and iotrace exits 1.`
 	f.DurationVarP(&o.duration, "duration", "d", 0, "stop after this long (0: until interrupted or the targets exit)")
 	f.DurationVarP(&o.interval, "interval", "i", defaultInterval, "report interval")
 	f.BoolVar(&o.noTUI, "no-tui", false, "print text tables instead of the dashboard")
-	f.StringVarP(&o.output, "output", "o", "", "write the trace to `FILE` (- for standard output; tables then go to standard error)")
+	f.StringVarP(&o.output, "output", "o", "", "write the trace to `FILE` (its format from the extension: .jsonl, .chrome or .perfetto, else json; - for standard output, the tables then go to standard error)")
 	f.StringVar(&o.readyFile, "ready-file", "", "create `PATH` once every probe is attached")
 	f.StringVar(&o.probeMode, "probe-mode", "auto", "how to attach: auto, fentry, kprobe, rawtp or tracepoint")
-	f.BoolVar(&o.noFollow, "no-follow", false, "do not trace children that targets fork")
-	f.StringVar(&o.format, "format", "json", "trace file format: json (written at exit), jsonl (streamed), chrome (Perfetto)")
+	f.BoolVar(&o.noFollow, "no-follow", false, "trace only the targets named, not their children (existing or forked later)")
+	f.StringVar(&o.format, "format", "", "trace file format: json (written at exit), jsonl (streamed), chrome (Perfetto); default: -o's extension, else json")
 	f.BoolVar(&o.events, "events", false, "also record one event per call in the trace file (needs -o)")
 	f.IntVar(&o.evLimit, "events-limit", 1000000, "keep at most `N` per-call events (0: no limit); the rest are counted")
 	f.StringSliceVar(&o.demoModels, "demo-models", []string{"select", "poll", "epoll-lt", "epoll-et"}, "without a target: the built-in workloads to run side by side")
@@ -113,7 +126,10 @@ file keeps what was written, the summary is still printed, and iotrace exits 1.`
 	f.IntVar(&o.demoSize, "demo-size", 64, "without a target: bytes per message")
 	f.BoolVar(&o.demoTCP, "demo-tcp", false, "without a target: loopback TCP connections instead of socketpairs")
 	o.metrics.bindFlags(f)
+	addTargetFlags(f, &o)
 	cmd.Flags().SortFlags = false
+	cmd.Version = versionString()
+	cmd.SetVersionTemplate("iotrace {{.Version}}\n")
 
 	cmd.AddCommand(newProbesCmd(), newVersionCmd(), newWorkloadCmd(), newReportCmd(), newDiffCmd(), newReplayCmd(), newGateCmd(), newBenchCmd())
 	return cmd

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,25 +17,16 @@ import (
 	"github.com/iotrace/iotrace/internal/trace"
 )
 
-// runIotrace runs the iotrace binary in dir and returns its exit status,
+// runIotraceMode runs the iotrace binary in dir, in the probe mode under
+// test, and returns its exit status,
 // stdout and stderr; the test fails if it does not end within 60 s.
-func runIotrace(t *testing.T, dir string, args ...string) (int, string, string) {
+func runIotraceMode(t *testing.T, dir string, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(testutils.IotraceBin(t), append(args, "--probe-mode", string(testutils.ProbeMode(t)))...)
-	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	code, stdout, stderr := runIotraceIn(t, dir, 60*time.Second, append(args, "--probe-mode", string(testutils.ProbeMode(t)))...)
+	if code < 0 {
+		t.Fatalf("iotrace %v ended by a signal; stderr: %s", args, stderr)
 	}
-	timer := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
-	defer timer.Stop()
-	err := cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() > 0 {
-		return ee.ExitCode(), stdout.String(), stderr.String()
-	} else if err != nil {
-		t.Fatalf("iotrace %v: %v; stderr: %s", args, err, stderr.String())
-	}
-	return 0, stdout.String(), stderr.String()
+	return code, stdout, stderr
 }
 
 // noTarget traces a process name nothing has, so that the run lasts -d.
@@ -53,7 +43,7 @@ func TestOutputOnDevice(t *testing.T) {
 		if err := unix.Mknod(null, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
 			t.Fatal(err)
 		}
-		code, stdout, stderr := runIotrace(t, dir, append(noTarget, "-d", "200ms", "-o", null, "--format", format)...)
+		code, stdout, stderr := runIotraceMode(t, dir, append(noTarget, "-d", "200ms", "-o", null, "--format", format)...)
 		if code != 0 || !strings.Contains(stdout, "iotrace summary:") {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q", format, code, stdout, stderr)
 		}
@@ -73,7 +63,7 @@ func TestTraceToStdout(t *testing.T) {
 	testutils.RequireRoot(t)
 	for _, format := range []string{"json", "jsonl", "chrome"} {
 		dir := t.TempDir()
-		code, stdout, stderr := runIotrace(t, dir, append(noTarget, "-d", "1500ms", "-o", "-", "--format", format)...)
+		code, stdout, stderr := runIotraceMode(t, dir, append(noTarget, "-d", "1500ms", "-o", "-", "--format", format)...)
 		if code != 0 {
 			t.Fatalf("%s: exit %d; stderr %s", format, code, stderr)
 		}
@@ -103,7 +93,7 @@ func TestFullDiskRun(t *testing.T) {
 			defer unix.Unmount(dir, unix.MNT_DETACH)
 			out := filepath.Join(dir, "trace."+format)
 			// About 120 bytes an interval: 16 KiB fill in about 1.4 s.
-			code, stdout, stderr := runIotrace(t, t.TempDir(), append(noTarget, "-d", "3s", "-i", "10ms", "-o", out, "--format", format)...)
+			code, stdout, stderr := runIotraceMode(t, t.TempDir(), append(noTarget, "-d", "3s", "-i", "10ms", "-o", out, "--format", format)...)
 			if code != 1 {
 				t.Errorf("exit %d, want 1", code)
 			}
@@ -140,7 +130,7 @@ func TestRunDuration(t *testing.T) {
 	testutils.RequireRoot(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "t.json")
-	code, stdout, stderr := runIotrace(t, dir, append(noTarget, "-d", "2500ms", "-i", "1s", "-o", out)...)
+	code, stdout, stderr := runIotraceMode(t, dir, append(noTarget, "-d", "2500ms", "-i", "1s", "-o", out)...)
 	if code != 0 {
 		t.Fatalf("exit %d; stderr %s", code, stderr)
 	}

@@ -102,10 +102,12 @@ func writeReportJSON(w interface{ Write([]byte) (int, error) }, name string, rec
 func newDiffCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "diff A B",
-		Short: "Compare two saved traces model by model",
+		Short: "Compare two saved traces model by model, or across models",
 		Long: `diff prints each model's figures (summed over all processes) of two saved
-traces side by side, with the change from A to B: for example a server before
-and after moving from poll to epoll.`,
+traces side by side, with the change from A to B. Models both traces have
+are compared with themselves; when the two have no model in common, each of
+A's is compared with each of B's: for example a server before and after
+moving from poll to epoll (the section "poll → epoll").`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := trace.ReadFile(args[0])

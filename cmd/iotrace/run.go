@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/iotrace/iotrace/internal/collector"
-	"github.com/iotrace/iotrace/internal/gate"
 	"github.com/iotrace/iotrace/internal/model"
 	"github.com/iotrace/iotrace/internal/report"
 	"github.com/iotrace/iotrace/internal/trace"
@@ -43,6 +41,18 @@ type traceOptions struct {
 	command   []string
 	metrics   metricsOptions // --listen (listen.go)
 
+	// Set by the flags in flags.go (targets, filters, the command, output).
+	commSet      bool // --comm was given, even empty
+	formatSet    bool // --format was given: it wins over -o's extension
+	tids         []int
+	syscallList  []string
+	syscalls     []model.Syscall
+	summaryOnly  bool
+	quiet        bool
+	verbose      bool
+	leaveRunning bool
+	commandLog   string
+
 	// The built-in workloads, when no target is given.
 	demoModels []string
 	demoFds    int
@@ -54,7 +64,7 @@ type traceOptions struct {
 
 // demoMode is a run with no target: the built-in workloads side by side.
 func (o *traceOptions) demoMode() bool {
-	return len(o.pids) == 0 && o.comm == "" && o.cgroup == "" && !o.all && len(o.command) == 0
+	return len(o.pids) == 0 && len(o.tids) == 0 && !o.commSet && o.cgroup == "" && !o.all && len(o.command) == 0
 }
 
 func (o *traceOptions) validate() (collector.Mode, error) {
@@ -62,7 +72,7 @@ func (o *traceOptions) validate() (collector.Mode, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := trace.ParseFormat(o.format); err != nil {
+	if err := o.validateFlags(); err != nil {
 		return "", err
 	}
 	if o.events && o.output == "" {
@@ -121,12 +131,12 @@ func isTerminal(f *os.File) bool {
 
 // session is one tracing run.
 type session struct {
-	o     *traceOptions
-	out   io.Writer // text tables and the summary
-	col   *collector.Collector
-	sink  trace.Sink
-	demo  *demo
-	child *gate.Child // the command after "--", held at its gate until attached
+	o    *traceOptions
+	out  io.Writer // text tables and the summary
+	col  *collector.Collector
+	sink trace.Sink
+	demo *demo
+	cmd  *command // the command after "--", held at its gate until attached
 	// text is false while the dashboard owns the terminal.
 	text bool
 	// traceDone: the trace file was closed (complete, or what was written
@@ -168,11 +178,11 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 	}
 	r := &session{o: o, out: cmd.OutOrStdout()}
 	stdout, isFile := r.out.(*os.File)
-	r.text = o.noTUI || !isFile || !isTerminal(stdout) || !isTerminal(os.Stdin)
+	r.text = o.noTUI || o.summaryOnly || !isFile || !isTerminal(stdout) || !isTerminal(os.Stdin)
 	r.textOutput(cmd)
 
 	if o.output != "" {
-		format, _ := trace.ParseFormat(o.format)
+		format, _ := o.traceFormat()
 		if r.sink, err = trace.Create(o.output, format, trace.Options{EventsLimit: o.evLimit}); err != nil {
 			return err
 		}
@@ -187,21 +197,26 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 	defer stop()
 
 	pids := append([]int(nil), o.pids...)
+	var execPids []int
 	released := false
 	if len(o.command) > 0 {
-		if r.child, err = startGated(o.command); err != nil {
+		if err = r.startCommand(); err != nil {
 			return err
 		}
-		pids = append(pids, r.child.Pid())
+		// A target from its exec on: the gate is iotrace's own code.
+		execPids = append(execPids, r.cmd.child.Pid())
 		defer func() {
 			if !released { // never released: do not leave it behind
-				r.child.CloseGate()
-				r.child.Wait()
+				r.cmd.child.CloseGate()
+				r.cmd.child.Wait()
+			} else { // the run failed: do not leave it behind either
+				r.endCommand(&loopResult{}, os.Stderr)
 			}
 		}()
 	}
 
-	copts := collector.Options{Mode: mode, Pids: pids, Comm: o.comm, Cgroup: o.cgroup, All: o.all, NoFollow: o.noFollow}
+	copts := collector.Options{Mode: mode, Pids: pids, ExecPids: execPids, Comm: o.comm, Cgroup: o.cgroup, All: o.all, NoFollow: o.noFollow,
+		Tids: o.tids, Syscalls: o.syscalls}
 	if o.demoMode() {
 		for _, m := range o.demoModels {
 			copts.Describe = append(copts.Describe, "demo:"+m)
@@ -215,8 +230,7 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 	}
 	r.started = time.Now()
 	defer r.col.Close()
-	m, why := r.col.Mode()
-	fmt.Fprintf(cmd.ErrOrStderr(), "iotrace: tracing with %s probes (%s)\n", m, why)
+	r.startNotes(cmd.ErrOrStderr())
 	srv, err := r.listen(cmd.ErrOrStderr())
 	if err != nil {
 		return err
@@ -244,12 +258,13 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 			return fmt.Errorf("cannot write ready file %s: %v", o.readyFile, unwrapPathError(err))
 		}
 	}
-	if r.child != nil {
-		if err := r.child.Release(); err != nil {
+	if r.cmd != nil {
+		if err := r.cmd.child.Release(); err != nil {
 			return fmt.Errorf("releasing %s: %w", o.command[0], err)
 		}
-		r.child.CloseGate()
+		r.cmd.child.CloseGate()
 		released = true
+		r.cmd.watch(r.col)
 	}
 
 	var res loopResult
@@ -265,10 +280,14 @@ func runTrace(cmd *cobra.Command, o *traceOptions) (err error) {
 		return res.err
 	}
 	stop() // a second SIGINT now kills iotrace the default way
+	r.endCommand(&res, cmd.ErrOrStderr())
 	if err := r.finish(res); err != nil {
 		return err
 	}
-	return uiErr
+	if uiErr != nil {
+		return uiErr
+	}
+	return r.commandExit()
 }
 
 // dashboard runs the loop (recording only) behind the terminal dashboard
@@ -287,6 +306,9 @@ func (r *session) dashboard(ctx context.Context) (loopResult, error) {
 	}
 	m, why := r.col.Mode()
 	info := ui.Info{ProbeMode: string(m), ModeReason: why, Interval: r.o.interval}
+	if r.cmd != nil {
+		info.CommandLog = r.cmd.logPath
+	}
 	var dm ui.Demo
 	if r.demo != nil {
 		dm = r.demo
@@ -311,28 +333,14 @@ type loopResult struct {
 // it (-o), until a signal, the duration, the targets' exit or ctx ends it.
 func (r *session) loop(ctx context.Context) (res loopResult) {
 	o := r.o
-	childDone := make(chan int, 1)
-	if r.child != nil {
-		go func() {
-			err := r.child.Wait()
-			status := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				status = ee.ExitCode()
-				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-					status = 128 + int(ws.Signal())
-				}
-			}
-			childDone <- status
-		}()
-	}
+	childDone := r.commandDone()
 
 	live := map[int]bool{}
-	for _, p := range o.pids {
+	for _, p := range r.col.TargetPids() {
 		live[p] = true
 	}
 	// Runs that name their targets end when those are gone.
-	waitForTargets := len(o.pids) > 0 && r.child == nil && r.demo == nil
+	waitForTargets := len(o.pids)+len(o.tids) > 0 && r.cmd == nil && r.demo == nil
 
 	var deadline <-chan time.Time
 	if o.duration > 0 {
@@ -369,8 +377,9 @@ func (r *session) loop(ctx context.Context) (res loopResult) {
 				events = nil
 				continue
 			}
+			r.noteProcEvent(ev)
 			switch ev.Kind {
-			case collector.EventFork, collector.EventComm, collector.EventCgroup:
+			case collector.EventFork, collector.EventComm, collector.EventCgroup, collector.EventExec:
 				live[ev.Pid] = true
 			case collector.EventExit:
 				delete(live, ev.Pid)
@@ -384,7 +393,7 @@ func (r *session) loop(ctx context.Context) (res loopResult) {
 				res.err = err
 				return res
 			}
-			if r.text && !r.headless() {
+			if r.text && !r.headless() && !o.summaryOnly {
 				if err := report.Interval(r.out, cur, res.prev, now, now.Sub(res.last)); err != nil {
 					res.err = err
 					return res
@@ -450,7 +459,7 @@ func (r *session) closeTrace(final *model.Snapshot, res loopResult, end time.Tim
 // the end, unless the run ended on a tick with nothing after it.
 func (r *session) lastInterval(final *model.Snapshot, res loopResult, end time.Time) error {
 	dt := end.Sub(res.last)
-	if !r.text || (dt < r.o.interval/100 && len(report.Rows(final, res.prev)) == 0) {
+	if !r.text || r.o.summaryOnly || r.headless() || (dt < r.o.interval/100 && len(report.Rows(final, res.prev)) == 0) {
 		return nil
 	}
 	if err := report.Interval(r.out, final, res.prev, end, dt); err != nil {

@@ -29,6 +29,10 @@ type Options struct {
 	Mode Mode
 	// Pids are processes (or threads of them) to trace, all their threads.
 	Pids []int
+	// ExecPids are processes held before an exec (a command iotrace
+	// started at its gate): they become targets when they exec, so that
+	// nothing done before (by iotrace's own runtime) counts as theirs.
+	ExecPids []int
 	// Comm traces every process whose thread name equals it (at most 15 bytes).
 	Comm string
 	// Cgroup traces every process in this cgroup v2 and its descendants,
@@ -37,7 +41,14 @@ type Options struct {
 	Cgroup string
 	// All traces every process on the machine.
 	All bool
-	// NoFollow stops children of targets from becoming targets.
+	// Tids are threads to trace: their processes are targets, and only
+	// these threads of them are reported.
+	Tids []int
+	// Syscalls, when set, are the only syscalls reported; the others'
+	// programs are not loaded where the mode has one per syscall.
+	Syscalls []model.Syscall
+	// NoFollow stops children of targets from becoming targets, the
+	// children that exist when tracing starts included.
 	NoFollow bool
 	// OnCall, when set, receives one record per traced call (--events), from
 	// a goroutine of the collector's. Records the ring buffer had no room
@@ -71,6 +82,9 @@ type Collector struct {
 	done        chan struct{}
 	opts        Options
 	cgroup      *Cgroup // the resolved Options.Cgroup
+	filter      filters
+	// descendants are the --pid targets' descendants at the start.
+	descendants map[int][]int
 
 	mu          sync.Mutex
 	procs       map[int]*procInfo
@@ -107,7 +121,14 @@ func New(opts Options) (_ *Collector, err error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := refuseKernelThread(tgid); err != nil {
+			return nil, err
+		}
 		tgids = append(tgids, tgid)
+	}
+	filter, tidTgids, err := newFilters(opts)
+	if err != nil {
+		return nil, err
 	}
 
 	// Reading /proc/kallsyms takes the kernel ~50 ms: read it once, for
@@ -121,7 +142,7 @@ func New(opts Options) (_ *Collector, err error) {
 		return nil, err
 	}
 	c := &Collector{
-		mode: mode, modeReason: reason, opts: opts, cgroup: cg,
+		mode: mode, modeReason: reason, opts: opts, cgroup: cg, filter: filter,
 		events:      make(chan ProcEvent, 256),
 		done:        make(chan struct{}),
 		procs:       map[int]*procInfo{},
@@ -136,16 +157,26 @@ func New(opts Options) (_ *Collector, err error) {
 		}
 	}()
 
+	c.filterCalls()
+	c.noteFiltered()
 	spec, err := c.load(symsc)
 	if err != nil {
 		return nil, err
 	}
-	for _, tgid := range tgids {
+	for _, tgid := range append(tgids, tidTgids...) {
 		if err := c.AddTarget(tgid); err != nil {
 			return nil, err
 		}
 	}
+	for _, pid := range opts.ExecPids {
+		if err := c.addTarget(pid, targetAtExec); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.addCgroupProcs(); err != nil {
+		return nil, err
+	}
+	if err := c.addDescendants(tgids); err != nil {
 		return nil, err
 	}
 	if err := c.attach(spec); err != nil {

@@ -122,6 +122,7 @@ const (
 	iotraceProcEventTypeEV_FORK         iotraceProcEventType = 2
 	iotraceProcEventTypeEV_COMM_MATCH   iotraceProcEventType = 3
 	iotraceProcEventTypeEV_CGROUP_MATCH iotraceProcEventType = 4
+	iotraceProcEventTypeEV_EXEC         iotraceProcEventType = 5
 )
 
 type iotraceSc uint32
@@ -235,6 +236,7 @@ const (
 	iotraceProgKpExitPpoll         = "kp_exit_ppoll"
 	iotraceProgKpExitPselect6      = "kp_exit_pselect6"
 	iotraceProgKpExitSelect        = "kp_exit_select"
+	iotraceProgOnSchedExec         = "on_sched_exec"
 	iotraceProgOnSchedExit         = "on_sched_exit"
 	iotraceProgOnSchedFork         = "on_sched_fork"
 	iotraceProgOnSchedSwitch       = "on_sched_switch"
@@ -365,6 +367,7 @@ type iotraceProgramSpecs struct {
 	KpExitPpoll         *ebpf.ProgramSpec `ebpf:"kp_exit_ppoll"`
 	KpExitPselect6      *ebpf.ProgramSpec `ebpf:"kp_exit_pselect6"`
 	KpExitSelect        *ebpf.ProgramSpec `ebpf:"kp_exit_select"`
+	OnSchedExec         *ebpf.ProgramSpec `ebpf:"on_sched_exec"`
 	OnSchedExit         *ebpf.ProgramSpec `ebpf:"on_sched_exit"`
 	OnSchedFork         *ebpf.ProgramSpec `ebpf:"on_sched_fork"`
 	OnSchedSwitch       *ebpf.ProgramSpec `ebpf:"on_sched_switch"`
@@ -548,6 +551,7 @@ type iotracePrograms struct {
 	KpExitPpoll         *ebpf.Program `ebpf:"kp_exit_ppoll"`
 	KpExitPselect6      *ebpf.Program `ebpf:"kp_exit_pselect6"`
 	KpExitSelect        *ebpf.Program `ebpf:"kp_exit_select"`
+	OnSchedExec         *ebpf.Program `ebpf:"on_sched_exec"`
 	OnSchedExit         *ebpf.Program `ebpf:"on_sched_exit"`
 	OnSchedFork         *ebpf.Program `ebpf:"on_sched_fork"`
 	OnSchedSwitch       *ebpf.Program `ebpf:"on_sched_switch"`
@@ -625,6 +629,7 @@ func (p *iotracePrograms) Close() error {
 		p.KpExitPpoll,
 		p.KpExitPselect6,
 		p.KpExitSelect,
+		p.OnSchedExec,
 		p.OnSchedExit,
 		p.OnSchedFork,
 		p.OnSchedSwitch,

@@ -164,6 +164,9 @@ func (c *Collector) prune(spec *ebpf.CollectionSpec, syms map[string]uint64, cac
 	}
 	fallbacks := map[string][]string{} // program prefix → syscalls
 	for _, sc := range tracedSyscalls {
+		if !c.wantsSyscall(sc) {
+			continue // --syscalls left it out: no programs
+		}
 		prefix := syscallProbe(c.mode, sc, kspec, syms)
 		if prefix == "" {
 			if _, ok := model.ParseSyscall(sc); ok {

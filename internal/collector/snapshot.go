@@ -60,8 +60,11 @@ func (c *Collector) Snapshot() (*model.Snapshot, error) {
 		if k.Sc >= iotraceSc(model.NumSyscalls) {
 			continue
 		}
-		s := convertStats(&v)
 		tgid, tid := int(v.Tgid), int(k.Tid)
+		if !c.filter.keep(tgid, tid, model.Syscall(k.Sc)) {
+			continue
+		}
+		s := convertStats(&v)
 		if threads[tgid] == nil {
 			threads[tgid] = map[int]model.SyscallStats{}
 		}
@@ -116,15 +119,21 @@ func (c *Collector) Snapshot() (*model.Snapshot, error) {
 			info.where.read(pid)
 			c.procs[pid] = info
 		}
-		if !info.exited && !processAlive(pid) {
-			info.exited = true
+		if !info.exited {
+			// The name may have changed (exec, PR_SET_NAME) since it was read.
+			if comm, ok := readComm(pid, 0); ok {
+				info.comm = comm
+			} else {
+				info.exited = true
+			}
 		}
 		p := &model.Process{Pid: pid, Comm: info.comm, Exited: info.exited, Syscalls: model.SyscallStats{},
 			Cgroup: info.where.cgroup, NsPid: info.where.nsPid}
 		for tid, scs := range threads[pid] {
-			comm, ok := c.threadComm[tid]
-			if !ok {
-				if comm, ok = readComm(pid, tid); ok {
+			comm := c.threadComm[tid]
+			if !info.exited {
+				if now, ok := readComm(pid, tid); ok {
+					comm = now
 					c.threadComm[tid] = comm
 				}
 			}
@@ -284,6 +293,9 @@ func (c *Collector) meta() model.Meta {
 	}
 	for _, pid := range c.opts.Pids {
 		m.Targets = append(m.Targets, "pid:"+strconv.Itoa(pid))
+	}
+	for _, tid := range c.opts.Tids {
+		m.Targets = append(m.Targets, "tid:"+strconv.Itoa(tid))
 	}
 	m.Targets = append(m.Targets, c.opts.Describe...)
 	var vals []uint64

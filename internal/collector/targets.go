@@ -21,6 +21,9 @@ const (
 	// EventCgroup: a process in the --cgroup target (or below it) became a
 	// target at its first traced call.
 	EventCgroup = EventKind(iotraceProcEventTypeEV_CGROUP_MATCH)
+	// EventExec: a command held at its gate (Options.ExecPids) execed and
+	// became a target.
+	EventExec = EventKind(iotraceProcEventTypeEV_EXEC)
 )
 
 // ProcEvent is one process event.
@@ -47,7 +50,24 @@ func (c *Collector) Events() <-chan ProcEvent { return c.events }
 // becomes a target, so that its first calls find them, and once after, to
 // catch epoll_ctl calls made in between.
 func (c *Collector) AddTarget(tgid int) error {
-	c.noteProcess(tgid)
+	return c.addTarget(tgid, targetNow)
+}
+
+// The values of the targets map (bpf/iotrace.bpf.c: TARGET, TARGET_AT_EXEC).
+const (
+	targetNow    uint8 = 1
+	targetAtExec uint8 = 2
+)
+
+// addTarget makes tgid a target, now or from its next exec on. A process
+// held before its exec keeps nothing of the program before: its epoll
+// instances are read when it execs (EventExec).
+func (c *Collector) addTarget(tgid int, how uint8) error {
+	note := c.noteProcess
+	if how == targetAtExec {
+		note = c.noteName
+	}
+	note(tgid)
 	one := uint8(1)
 	key := uint32(tgid)
 	// The slot first: the kernel side tests it before the hash.
@@ -55,15 +75,23 @@ func (c *Collector) AddTarget(tgid int) error {
 	if err := c.objs.TargetSlots.Update(&slot, &one, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("adding target %d: %w", tgid, err)
 	}
-	if err := c.objs.Targets.Update(&key, &one, ebpf.UpdateAny); err != nil {
+	if err := c.objs.Targets.Update(&key, &how, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("adding target %d: %w", tgid, err)
 	}
-	c.noteProcess(tgid)
+	note(tgid)
 	return nil
 }
 
 // noteProcess records a target's name and seeds its epoll instances.
 func (c *Collector) noteProcess(tgid int) {
+	c.noteName(tgid)
+	for epfd, n := range epollFds(tgid) {
+		c.seedEpoll(tgid, epfd, n)
+	}
+}
+
+// noteName records a target's name and where it lives.
+func (c *Collector) noteName(tgid int) {
 	c.mu.Lock()
 	p := c.procs[tgid]
 	if p == nil {
@@ -75,9 +103,6 @@ func (c *Collector) noteProcess(tgid int) {
 	}
 	p.where.read(tgid)
 	c.mu.Unlock()
-	for epfd, n := range epollFds(tgid) {
-		c.seedEpoll(tgid, epfd, n)
-	}
 }
 
 func (c *Collector) seedEpoll(tgid, epfd int, n int64) {
@@ -116,14 +141,10 @@ func (c *Collector) readEvents() {
 			continue
 		}
 		switch ev.Kind {
-		case EventFork, EventComm, EventCgroup:
+		case EventFork, EventComm, EventCgroup, EventExec:
 			c.noteProcess(ev.Pid)
 		case EventExit:
-			c.mu.Lock()
-			if p := c.procs[ev.Pid]; p != nil {
-				p.exited = true
-			}
-			c.mu.Unlock()
+			c.noteExit(ev.Pid)
 		}
 		select {
 		case c.events <- ev:

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -106,31 +107,46 @@ func FamilyColumns(s *model.Snapshot) map[model.Family]model.Figures {
 }
 
 // Diff writes two recordings' per-model figures side by side with the
-// change from A to B.
+// change from A to B. A model both have is compared with itself. When the
+// two share no model (a server before and after moving from poll to
+// epoll), each of A's models is compared with each of B's: the point of
+// such a diff is the move itself.
 func Diff(w io.Writer, nameA, nameB string, a, b map[model.Family]model.Figures) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fams := map[model.Family]bool{}
-	for f := range a {
-		fams[f] = true
+	famsA, famsB := families(a), families(b)
+	var pairs [][2]model.Family // A's model, B's model ("" where a side lacks it)
+	shared := false
+	for _, f := range famsA {
+		shared = shared || slices.Contains(famsB, f)
 	}
-	for f := range b {
-		fams[f] = true
-	}
-	order := make([]model.Family, 0, len(fams))
-	for _, f := range model.Families {
-		if fams[f] {
-			order = append(order, f)
+	if shared || len(famsA) == 0 || len(famsB) == 0 {
+		for _, f := range model.Families {
+			_, inA := a[f]
+			_, inB := b[f]
+			if inA || inB {
+				pairs = append(pairs, [2]model.Family{f, f})
+			}
+		}
+	} else {
+		for _, fa := range famsA {
+			for _, fb := range famsB {
+				pairs = append(pairs, [2]model.Family{fa, fb})
+			}
 		}
 	}
-	for _, f := range order {
-		fa, fb := a[f], b[f]
-		fmt.Fprintf(tw, "%s\tA: %s\tB: %s\tchange\t\n", f, nameA, nameB)
+	for _, p := range pairs {
+		fa, fb := a[p[0]], b[p[1]]
+		title := string(p[0])
+		if p[0] != p[1] {
+			title = string(p[0]) + " → " + string(p[1])
+		}
+		fmt.Fprintf(tw, "%s\tA: %s\tB: %s\tchange\t\n", title, nameA, nameB)
 		for _, g := range model.FiguresIn(model.InText) {
-			if g.Epoll && f != model.FamilyEpoll {
-				continue // another model's figure: no row in this model's section
+			if g.Epoll && p[0] != model.FamilyEpoll && p[1] != model.FamilyEpoll {
+				continue // another model's figure: no row in this section
 			}
-			ca, va, oka := (*model.Meta)(nil).FigureText(g, &fa, f, format.FixedStyle)
-			cb, vb, okb := (*model.Meta)(nil).FigureText(g, &fb, f, format.FixedStyle)
+			ca, va, oka := (*model.Meta)(nil).FigureText(g, &fa, p[0], format.FixedStyle)
+			cb, vb, okb := (*model.Meta)(nil).FigureText(g, &fb, p[1], format.FixedStyle)
 			ch := ""
 			if oka && okb {
 				ch = format.FixedChange(va, vb)
@@ -138,13 +154,29 @@ func Diff(w io.Writer, nameA, nameB string, a, b map[model.Family]model.Figures)
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", label(g), ca, cb, ch)
 		}
 	}
-	if len(order) == 0 {
+	if len(pairs) == 0 {
 		fmt.Fprintln(tw, "neither trace has select, poll or epoll waits")
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	return estimateNote(w, nil, model.InputsOf(model.FiguresIn(model.InText)), order)
+	var fams []model.Family
+	for _, p := range pairs {
+		fams = append(fams, p[0], p[1])
+	}
+	return estimateNote(w, nil, model.InputsOf(model.FiguresIn(model.InText)), fams)
+}
+
+// families lists the models with calls in a recording's figures, in
+// display order.
+func families(m map[model.Family]model.Figures) []model.Family {
+	var out []model.Family
+	for _, f := range model.Families {
+		if fig, ok := m[f]; ok && fig.Calls > 0 {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Header describes a recording in one line.

@@ -88,3 +88,44 @@ func TestSummary(t *testing.T) {
 		t.Errorf("poll row = %v, want prefix %v", pollRow, want)
 	}
 }
+
+// TestDiffAcrossModels: a poll trace against an epoll trace (the move diff's
+// help describes) compares poll in A with epoll in B, row by row, with the
+// change; before the fix each model had a section of its own with one side
+// "-" throughout, and no change at all.
+func TestDiffAcrossModels(t *testing.T) {
+	dur := 2 * time.Second
+	a := map[model.Family]model.Figures{model.FamilyPoll: model.Derive(&model.Stats{Calls: 100, FdsWatched: 1000, FdPolls: 1000, Ready: 100}, dur)}
+	b := map[model.Family]model.Figures{model.FamilyEpoll: model.Derive(&model.Stats{Calls: 200, FdsWatched: 2000, FdPolls: 200, Ready: 200}, dur)}
+	var buf bytes.Buffer
+	if err := Diff(&buf, "poll.json", "epoll.json", a, b); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "poll → epoll") || strings.Count(out, "A: poll.json") != 1 {
+		t.Fatalf("want one poll → epoll section:\n%s", out)
+	}
+	rows := map[string][]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) >= 4 {
+			rows[f[0]] = f[len(f)-3:]
+		}
+	}
+	// calls/s 50 → 100 (+100%); fd_polls/call 10 → 1 (-90%), marked as the
+	// estimates they are.
+	if r := rows["calls/s"]; len(r) != 3 || r[0] != "50" || r[1] != "100" || !strings.Contains(r[2], "+100") {
+		t.Errorf("calls/s row %v:\n%s", r, out)
+	}
+	if r := rows["fd_polls/call"]; len(r) != 3 || r[0] != "~10" || r[1] != "~1" || !strings.Contains(r[2], "-90") {
+		t.Errorf("fd_polls/call row %v:\n%s", r, out)
+	}
+	// A shared model keeps the model-by-model comparison.
+	buf.Reset()
+	b[model.FamilyPoll] = a[model.FamilyPoll]
+	if err := Diff(&buf, "A", "B", a, b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "→") || !strings.Contains(buf.String(), "epoll") {
+		t.Errorf("shared model compared across:\n%s", buf.String())
+	}
+}

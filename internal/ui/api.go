@@ -43,6 +43,9 @@ type Source interface {
 type Info struct {
 	ProbeMode, ModeReason string
 	Interval              time.Duration
+	// CommandLog, when set, is the file the traced command's output goes
+	// to while the dashboard owns the terminal.
+	CommandLog string
 }
 
 // CostFunc returns the cumulative run time (ns) and run count of iotrace's

@@ -300,6 +300,9 @@ func (d *Dashboard) renderHeader() int {
 	}
 	parts = append(parts, procs)
 	parts = append(parts, colLabel+"interval"+colEnd+" "+d.info.Interval.String())
+	if d.info.CommandLog != "" {
+		parts = append(parts, colLabel+"command output"+colEnd+" "+escape(d.info.CommandLog))
+	}
 	lost := fmt.Sprintf("%slost%s %d", colLabel, colEnd, meta.LostEvents)
 	if meta.LostEvents > 0 {
 		lost = fmt.Sprintf("%slost %d%s", colBad, meta.LostEvents, colEnd)

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/iotrace/iotrace/internal/collector"
 	"github.com/iotrace/iotrace/internal/testutils"
 )
 
@@ -36,4 +37,34 @@ exec "$0" --no-tui -d 200ms -o "$1" -- true`
 	if got := readTrace(t, out).Meta.ProbeMode; got != want {
 		t.Errorf("without tracefs auto chose %s; with it, %s", got, want)
 	}
+}
+
+// TestCommandTracedFromExec: a command is traced from its exec on. The
+// gate that holds it until the probes are attached is iotrace's own Go
+// code, whose runtime polls (Go's netpoller, started by package init in
+// any binary that links client_golang's protobuf): none of that may be
+// counted as the command's. `sleep` makes no select, poll or epoll call.
+func TestCommandTracedFromExec(t *testing.T) {
+	testutils.RequireRoot(t)
+	testutils.RunProbeModes(t, func(t *testing.T, mode collector.Mode) {
+		out := filepath.Join(t.TempDir(), "t.json")
+		cmd := exec.Command(testutils.IotraceBin(t), "-q", "--no-tui", "-o", out, "--probe-mode", string(mode), "--", "sleep", "0.3")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("iotrace -- sleep: %v\n%s", err, b)
+		}
+		snap := readTrace(t, out)
+		if len(snap.Processes) != 1 {
+			t.Fatalf("want the command's one process, got %d", len(snap.Processes))
+		}
+		p := snap.Processes[0]
+		if p.Comm != "sleep" {
+			t.Errorf("comm %q, want sleep", p.Comm)
+		}
+		for sc, st := range p.Syscalls {
+			t.Errorf("sleep made %d %s call(s) by the trace: the gate's were counted as the command's", st.Calls, sc)
+		}
+		if len(p.EpollInstances) != 0 {
+			t.Errorf("sleep has epoll instances %+v: the gate's", p.EpollInstances)
+		}
+	})
 }
