@@ -128,6 +128,7 @@ func TestBadInput(t *testing.T) {
 		{"stray argument", []string{"--pid", "1", "extra"}, `unexpected argument "extra"`},
 		{"missing command", []string{"--no-tui", "--", "/nonexistent/cmd"}, "/nonexistent/cmd: command not found"},
 		{"empty comm", []string{"--comm", "", "--no-tui"}, `--comm needs a process name`},
+		{"empty cgroup", []string{"--cgroup", "", "--no-tui"}, `--cgroup needs a cgroup v2 directory`},
 		{"kernel thread", []string{"--pid", "2", "--no-tui"}, "pid 2 is a kernel thread (kthreadd)"},
 		{"missing tid", []string{"--tid", "999999999", "--no-tui"}, "no such process: 999999999"},
 		{"bad syscall", []string{"--pid", "1", "-e", "read"}, `--syscalls: "read" is not a traced syscall`},

@@ -32,6 +32,7 @@ func addTargetFlags(f *pflag.FlagSet, o *traceOptions) {
 // cannot say it.
 func noteSetFlags(f *pflag.FlagSet, o *traceOptions) {
 	o.commSet = f.Changed("comm")
+	o.cgroupSet = f.Changed("cgroup")
 	o.formatSet = f.Changed("format")
 }
 
@@ -39,6 +40,9 @@ func noteSetFlags(f *pflag.FlagSet, o *traceOptions) {
 func (o *traceOptions) validateFlags() error {
 	if o.commSet && o.comm == "" {
 		return errors.New(`--comm needs a process name (--comm "" matches nothing; without a target iotrace runs its built-in workloads)`)
+	}
+	if o.cgroupSet && o.cgroup == "" {
+		return errors.New(`--cgroup needs a cgroup v2 directory (--cgroup "" names none; without a target iotrace runs its built-in workloads)`)
 	}
 	if _, err := o.traceFormat(); err != nil {
 		return err

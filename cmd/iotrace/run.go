@@ -43,6 +43,7 @@ type traceOptions struct {
 
 	// Set by the flags in flags.go (targets, filters, the command, output).
 	commSet      bool // --comm was given, even empty
+	cgroupSet    bool // --cgroup was given, even empty
 	formatSet    bool // --format was given: it wins over -o's extension
 	tids         []int
 	syscallList  []string
@@ -64,7 +65,7 @@ type traceOptions struct {
 
 // demoMode is a run with no target: the built-in workloads side by side.
 func (o *traceOptions) demoMode() bool {
-	return len(o.pids) == 0 && len(o.tids) == 0 && !o.commSet && o.cgroup == "" && !o.all && len(o.command) == 0
+	return len(o.pids) == 0 && len(o.tids) == 0 && !o.commSet && !o.cgroupSet && !o.all && len(o.command) == 0
 }
 
 func (o *traceOptions) validate() (collector.Mode, error) {
