@@ -36,6 +36,14 @@ var exporterFamilies = []string{
 	"iotrace_series_limit", "iotrace_series_dropped_total",
 }
 
+// exporterLabels are the label names of the exporter's series
+// (docs/metrics.md, "Families"; cgroup, pid and tid only with
+// --metrics-labels or --cgroup) and the scrape's own target labels.
+var exporterLabels = []string{
+	"comm", "cgroup", "pid", "tid", "syscall", "model", "errno", "direction", "at", "le", "op",
+	"version", "probe_mode", "kernel", "reason", "figure", "state", "instance", "job",
+}
+
 // yamlDocs decodes every document of a YAML file.
 func yamlDocs(t *testing.T, path string) []map[string]any {
 	t.Helper()
@@ -159,10 +167,28 @@ func TestScrapeConfig(t *testing.T) {
 	}
 }
 
-var metricName = regexp.MustCompile(`\biotrace_[a-z_]+`)
+var (
+	metricName = regexp.MustCompile(`\biotrace_[a-z_]+`)
+	// labelUse finds label names in matchers (name="..."), by (...) and
+	// label_values(..., name).
+	labelUse = regexp.MustCompile(`([a-z_]+)\s*(?:=~|!~|!=|=)\s*"|by\s*\(([a-z_, ]+)\)|label_values\(.*,\s*([a-z_]+)\)`)
+)
+
+// labelsUsed adds the label names expr uses to used.
+func labelsUsed(expr string, used map[string]bool) {
+	for _, m := range labelUse.FindAllStringSubmatch(expr, -1) {
+		for _, g := range m[1:] {
+			for _, l := range strings.Split(g, ",") {
+				if l = strings.TrimSpace(l); l != "" {
+					used[l] = true
+				}
+			}
+		}
+	}
+}
 
 // TestGrafanaDashboard: the dashboard is JSON, has the model comparison's
-// panels, and queries only the exporter's families.
+// panels, and queries only the exporter's families and labels.
 func TestGrafanaDashboard(t *testing.T) {
 	b, err := os.ReadFile("grafana/iotrace.json")
 	if err != nil {
@@ -173,6 +199,7 @@ func TestGrafanaDashboard(t *testing.T) {
 		t.Fatalf("grafana/iotrace.json: %v", err)
 	}
 	used := map[string]bool{}
+	usedLabels := map[string]bool{}
 	titles := map[string]bool{}
 	for _, p := range dash["panels"].([]any) {
 		titles[dig(p, "title").(string)] = true
@@ -181,6 +208,7 @@ func TestGrafanaDashboard(t *testing.T) {
 			for _, m := range metricName.FindAllString(dig(tg, "expr").(string), -1) {
 				used[m] = true
 			}
+			labelsUsed(dig(tg, "expr").(string), usedLabels)
 		}
 	}
 	for _, v := range dig(dash, "templating", "list").([]any) {
@@ -188,6 +216,15 @@ func TestGrafanaDashboard(t *testing.T) {
 			for _, m := range metricName.FindAllString(q, -1) {
 				used[m] = true
 			}
+			labelsUsed(q, usedLabels)
+		}
+	}
+	if !usedLabels["cgroup"] || !usedLabels["comm"] {
+		t.Errorf("labels used %v: want the comm and cgroup filters", usedLabels)
+	}
+	for l := range usedLabels {
+		if !slices.Contains(exporterLabels, l) {
+			t.Errorf("the dashboard uses the label %s, which the exporter's series do not have", l)
 		}
 	}
 	for m := range used {

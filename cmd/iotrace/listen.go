@@ -21,7 +21,7 @@ type metricsOptions struct {
 
 func (m *metricsOptions) bindFlags(f *pflag.FlagSet) {
 	f.StringVar(&m.listen, "listen", "", "serve Prometheus metrics on `ADDR` (host:port, e.g. :9464 or 127.0.0.1:9464): /metrics, /healthz; tables are then not printed")
-	f.StringSliceVar(&m.labels, "metrics-labels", nil, "with --listen: also label per-process series with these ids (pid, tid; each multiplies the series)")
+	f.StringSliceVar(&m.labels, "metrics-labels", nil, "with --listen: also label per-process series with these (pid, tid, cgroup; each multiplies the series; cgroup is on with --cgroup)")
 	f.IntVar(&m.maxSeries, "metrics-max-series", exporter.DefaultMaxSeries, "with --listen: at most `N` per-process series; the rest go to comm=\"(overflow)\" and are counted")
 	f.DurationVar(&m.grace, "metrics-grace", exporter.DefaultGrace, "with --listen: keep an exited process's pid- or tid-labelled series this long before folding them into pid=\"exited\"")
 }
@@ -36,7 +36,7 @@ func (m *metricsOptions) validate() error {
 	if _, err := net.ResolveTCPAddr("tcp", m.listen); err != nil {
 		return fmt.Errorf("--listen %q: want host:port, e.g. :9464 or 127.0.0.1:9464", m.listen)
 	}
-	if _, _, err := exporter.ParseLabels(m.labels); err != nil {
+	if _, err := exporter.ParseLabels(m.labels); err != nil {
 		return err
 	}
 	if m.maxSeries < 1 {
@@ -60,7 +60,10 @@ func (r *session) listen(stderr io.Writer) (io.Closer, error) {
 	if m.listen == "" {
 		return io.NopCloser(nil), nil
 	}
-	pid, tid, _ := exporter.ParseLabels(m.labels)
+	lb, _ := exporter.ParseLabels(m.labels)
+	// A run that targets a cgroup is about the containers or units in it:
+	// their series are told apart by cgroup.
+	lb.Cgroup = lb.Cgroup || r.o.cgroup != ""
 	if _, _, ok, _ := r.col.Cost(); !ok {
 		// iotrace_bpf_run_seconds_total needs the kernel's BPF stats; when
 		// they cannot be had, iotrace_figure_unavailable says why.
@@ -68,7 +71,7 @@ func (r *session) listen(stderr io.Writer) (io.Closer, error) {
 	}
 	mode, _ := r.col.Mode()
 	e := exporter.New(r.col, exporter.Options{
-		PID: pid, TID: tid, MaxSeries: m.maxSeries, Grace: m.grace, Cost: r.col.Cost, Version: versionString(),
+		Labels: lb, MaxSeries: m.maxSeries, Grace: m.grace, Cost: r.col.Cost, Version: versionString(),
 		ProbeMode: string(mode),
 	})
 	srv, err := exporter.Listen(m.listen, e)

@@ -26,7 +26,7 @@ func TestListenBadInput(t *testing.T) {
 		want string
 	}{
 		{"labels without listen", false, []string{"--pid", "1", "--metrics-labels", "pid"}, "it needs --listen ADDR"},
-		{"unknown label", false, []string{"--pid", "1", "--listen", "127.0.0.1:0", "--metrics-labels", "cgroup"}, `unknown label "cgroup"`},
+		{"unknown label", false, []string{"--pid", "1", "--listen", "127.0.0.1:0", "--metrics-labels", "container"}, `unknown label "container"`},
 		{"no port", false, []string{"--pid", "1", "--listen", "localhost"}, `--listen "localhost": want host:port`},
 		{"zero cap", false, []string{"--pid", "1", "--listen", ":0", "--metrics-max-series", "0"}, "--metrics-max-series must be positive"},
 		{"port in use", true, []string{"-q", "--pid", "1", "--no-follow", "--no-tui", "--listen", busy.Addr().String()}, "--listen " + busy.Addr().String() + ": bind: address already in use"},

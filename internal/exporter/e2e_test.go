@@ -189,11 +189,50 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	if _, ok := sample(body, `iotrace_calls_total{comm="epoll-lt",model="epoll",syscall="epoll_wait"}`); !ok {
 		t.Fatalf("no epoll_wait calls in the scrape:\n%s", body)
 	}
+	promtoolCheck(t, promtool, body)
+}
+
+func promtoolCheck(t *testing.T, promtool string, body []byte) {
+	t.Helper()
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = bytes.NewReader(body)
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// With --cgroup the series carry the cgroup label, whose value is the
+// kernel's own 0:: line of /proc/PID/cgroup, and promtool accepts them.
+func TestCgroupLabelEndToEnd(t *testing.T) {
+	testutils.RequireRoot(t)
+	dir := testutils.NewCgroup(t)
+	w := startWorkload(t, "epoll-lt", "--fds", "16", "--active", "2", "--rate", "500")
+	testutils.MoveToCgroup(t, dir, w.cmd.Process.Pid)
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", w.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cg string
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "0::"); ok {
+			cg = v
+		}
+	}
+	if !strings.HasSuffix(cg, "/"+filepath.Base(dir)) {
+		t.Fatalf("/proc/%d/cgroup: %q, want its 0:: line to end in %s", w.cmd.Process.Pid, b, filepath.Base(dir))
+	}
+	it := startIotrace(t, "--cgroup", dir)
+	time.Sleep(1500 * time.Millisecond)
+	body := it.scrape(t)
+	series := fmt.Sprintf(`iotrace_calls_total{cgroup=%q,comm="epoll-lt",model="epoll",syscall="epoll_wait"}`, cg)
+	if v, ok := sample(body, series); !ok || v == 0 {
+		t.Fatalf("no %s in the scrape:\n%s", series, body)
+	}
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		promtoolCheck(t, promtool, body)
+	} else {
+		t.Log("promtool not found: the scrape is not checked by it")
 	}
 }
 

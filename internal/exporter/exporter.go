@@ -8,10 +8,11 @@
 // fed by each process's (or thread's) change since the previous scrape
 // (model.Stats.Since): a process that exits stops adding to them, and a
 // series labelled with a pid is, after a grace period, folded into its
-// comm's series for exited processes (pid="exited") and dropped. A hard cap
-// on the number of series sends what does not fit to one overflow series
-// set (comm="(overflow)") and counts it in iotrace_series_dropped_total, so
-// that sums over the endpoint stay exact.
+// comm's (and, with the cgroup label, its cgroup's) series for exited
+// processes (pid="exited") and dropped. A hard cap on the number of series
+// sends what does not fit to one overflow series set (comm="(overflow)")
+// and counts it in iotrace_series_dropped_total, so that sums over the
+// endpoint stay exact.
 //
 // Like report, trace and ui, it imports no eBPF code.
 package exporter
@@ -48,13 +49,22 @@ const (
 // Label values of the folded series.
 const (
 	ExitedLabel   = "exited"     // pid or tid of the series exited processes fold into
-	OverflowLabel = "(overflow)" // comm, pid and tid of the series past the cap
+	OverflowLabel = "(overflow)" // comm, cgroup, pid and tid of the series past the cap
 )
+
+// Labels are the optional labels of the per-process series
+// (--metrics-labels): each splits a comm's series set.
+type Labels struct {
+	// PID and TID add the pid and tid labels.
+	PID, TID bool
+	// Cgroup adds the cgroup label: the process's cgroup v2 path
+	// (model.Process.Cgroup, "" when unknown).
+	Cgroup bool
+}
 
 // Options configure an Exporter.
 type Options struct {
-	// PID and TID add the pid and tid labels (--metrics-labels pid,tid).
-	PID, TID bool
+	Labels
 	// MaxSeries caps the per-process series (0: DefaultMaxSeries).
 	MaxSeries int
 	// Grace is how long an exited process's pid- or tid-labelled series
@@ -74,25 +84,30 @@ type Options struct {
 	Now func() time.Time
 }
 
-// ParseLabels parses --metrics-labels: a comma-separated subset of pid, tid.
-func ParseLabels(list []string) (pid, tid bool, err error) {
-	for _, l := range list {
-		switch strings.TrimSpace(l) {
+// ParseLabels parses --metrics-labels: a comma-separated subset of pid,
+// tid and cgroup.
+func ParseLabels(list []string) (Labels, error) {
+	var l Labels
+	for _, s := range list {
+		switch strings.TrimSpace(s) {
 		case "pid":
-			pid = true
+			l.PID = true
 		case "tid":
-			tid = true
+			l.TID = true
+		case "cgroup":
+			l.Cgroup = true
 		case "":
 		default:
-			return false, false, fmt.Errorf("--metrics-labels: unknown label %q (want pid, tid or both)", l)
+			return Labels{}, fmt.Errorf("--metrics-labels: unknown label %q (want pid, tid, cgroup or a comma-separated list of them)", s)
 		}
 	}
-	return pid, tid, nil
+	return l, nil
 }
 
-// subjectKey names the series set of one comm, or one process or thread
-// when pid or tid labels are on; unused ids are "".
-type subjectKey struct{ comm, pid, tid string }
+// subjectKey names the series set of one comm (and cgroup, with the
+// cgroup label), or one process or thread when pid or tid labels are on;
+// unused labels are "".
+type subjectKey struct{ comm, cgroup, pid, tid string }
 
 // subject holds the cumulative figures of one series set.
 type subject struct {
@@ -162,7 +177,7 @@ func New(src Source, o Options) *Exporter {
 		o.Now = time.Now
 	}
 	return &Exporter{
-		src: src, o: o, fams: newFamilies(o.PID, o.TID, o.ProbeMode),
+		src: src, o: o, fams: newFamilies(o.Labels, o.ProbeMode),
 		entities: map[entityKey]*entity{}, subjects: map[subjectKey]*subject{},
 	}
 }
@@ -227,9 +242,13 @@ func (e *Exporter) Health() (ok bool, reason string) {
 		e.last.Meta.ProbeMode, n, e.o.LossAlarm)
 }
 
-// key returns the subject a process's or thread's figures go to now.
-func (e *Exporter) key(comm string, pid, tid int, retired bool) subjectKey {
+// key returns the subject a process's or thread's figures go to now; a
+// retired one's go to its comm's (and cgroup's) exited series.
+func (e *Exporter) key(comm, cgroup string, pid, tid int, retired bool) subjectKey {
 	k := subjectKey{comm: comm}
+	if e.o.Cgroup {
+		k.cgroup = cgroup
+	}
 	if e.o.PID {
 		k.pid = strconv.Itoa(pid)
 		if retired {
@@ -264,17 +283,18 @@ func (e *Exporter) fold(snap *model.Snapshot, now time.Time) {
 				if comm == "" {
 					comm = p.Comm
 				}
-				e.foldStats(te, e.key(comm, p.Pid, t.Tid, pe.retired), t.Syscalls)
+				// A thread's cgroup is its process's (the model has no other).
+				e.foldStats(te, e.key(comm, p.Cgroup, p.Pid, t.Tid, pe.retired), t.Syscalls)
 				if retire {
-					e.retire(te, e.key(comm, p.Pid, t.Tid, false), e.key(comm, p.Pid, t.Tid, true))
+					e.retire(te, e.key(comm, p.Cgroup, p.Pid, t.Tid, false), e.key(comm, p.Cgroup, p.Pid, t.Tid, true))
 				}
 			}
 		} else {
-			e.foldStats(pe, e.key(p.Comm, p.Pid, 0, pe.retired), p.Syscalls)
+			e.foldStats(pe, e.key(p.Comm, p.Cgroup, p.Pid, 0, pe.retired), p.Syscalls)
 		}
-		e.foldEpoll(pe, e.key(p.Comm, p.Pid, 0, pe.retired), p.EpollInstances)
+		e.foldEpoll(pe, e.key(p.Comm, p.Cgroup, p.Pid, 0, pe.retired), p.EpollInstances)
 		if retire {
-			e.retire(pe, e.key(p.Comm, p.Pid, 0, false), e.key(p.Comm, p.Pid, 0, true))
+			e.retire(pe, e.key(p.Comm, p.Cgroup, p.Pid, 0, false), e.key(p.Comm, p.Cgroup, p.Pid, 0, true))
 		}
 	}
 }
@@ -374,6 +394,9 @@ func (e *Exporter) subject(k subjectKey) *subject {
 // (with a tid label when tids are on) or the epoll set (never a tid).
 func (e *Exporter) overflow(syscalls bool) subjectKey {
 	k := subjectKey{comm: OverflowLabel}
+	if e.o.Cgroup {
+		k.cgroup = OverflowLabel
+	}
 	if e.o.PID {
 		k.pid = OverflowLabel
 	}
@@ -473,9 +496,9 @@ func copyInstance(in model.EpollInstance) model.EpollInstance {
 }
 
 // retire folds an exited process's (or thread's) series into its comm's
-// exited series and drops them: counters of the comm never go backwards,
-// and the endpoint does not keep one series set per process ever seen.
-// Without pid and tid labels from and to are the same comm series.
+// (and cgroup's) exited series and drops them: counters of the comm never
+// go backwards, and the endpoint does not keep one series set per process
+// ever seen. Without pid and tid labels from and to are the same series.
 func (e *Exporter) retire(en *entity, from, to subjectKey) {
 	en.retired = true
 	s := e.subjects[from]

@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -315,6 +316,96 @@ func TestFamiliesNamesTypesLabels(t *testing.T) {
 	}
 }
 
+// The cgroup label: absent unless asked for; asked for, it sits beside
+// comm on every per-process family, same-named processes of two cgroups
+// are two series sets with their own counts, and a process of no known
+// cgroup has cgroup="".
+func TestCgroupLabel(t *testing.T) {
+	const cgA, cgB = "/system.slice/a.service", "/system.slice/b.service"
+	newSrc := func() *fake {
+		a := proc(40, "nginx", model.SyscallStats{model.EpollWait: epollStats(10)})
+		a.Cgroup = cgA
+		a.EpollInstances = []model.EpollInstance{{Epfd: 5, Registered: i64(3), Ctl: model.CtlCounts{Add: 3}}}
+		b := proc(41, "nginx", model.SyscallStats{model.EpollWait: epollStats(20)})
+		b.Cgroup = cgB
+		b.EpollInstances = []model.EpollInstance{{Epfd: 5, Registered: i64(7), Ctl: model.CtlCounts{Add: 8, Del: 1}}}
+		c := proc(42, "nginx", model.SyscallStats{model.Poll: pollStats(5)}) // cgroup unknown
+		return &fake{snap: snapshot("tracepoint", a, b, c)}
+	}
+	// perProcess: the families whose samples have a comm label.
+	perProcess := func(fams map[string]*dto.MetricFamily, f func(name string, m *dto.Metric)) {
+		for name, mf := range fams {
+			for _, m := range mf.GetMetric() {
+				if _, ok := labels(m)["comm"]; ok {
+					f(name, m)
+				}
+			}
+		}
+	}
+	ew := func(cg string) map[string]string {
+		return map[string]string{"comm": "nginx", "cgroup": cg, "syscall": "epoll_wait"}
+	}
+
+	t.Run("off", func(t *testing.T) {
+		fams := gather(t, New(newSrc(), Options{Labels: Labels{PID: true, TID: true}}))
+		perProcess(fams, func(name string, m *dto.Metric) {
+			if strings.Contains(","+labelNames(m)+",", ",cgroup,") {
+				t.Errorf("%s has a cgroup label without asking: %v", name, labels(m))
+			}
+		})
+		fams = gather(t, New(newSrc(), Options{}))
+		if got, _ := value(t, fams, "iotrace_calls_total", map[string]string{"comm": "nginx", "syscall": "epoll_wait"}); got != 30 {
+			t.Errorf("calls{nginx,epoll_wait} = %v, want 30 (one set for both cgroups)", got)
+		}
+		// One comm set: epoll_wait 59, poll 52 + 1 errno, the epoll set 5.
+		if got, _ := value(t, fams, "iotrace_series", nil); got != 59+53+5 {
+			t.Errorf("iotrace_series = %v, want %d", got, 59+53+5)
+		}
+	})
+
+	t.Run("on", func(t *testing.T) {
+		e := New(newSrc(), Options{Labels: Labels{Cgroup: true}})
+		if problems, err := testutil.CollectAndLint(e); err != nil || len(problems) > 0 {
+			t.Errorf("lint: %v %v", problems, err)
+		}
+		fams := gather(t, e)
+		perProcess(fams, func(name string, m *dto.Metric) {
+			if !strings.Contains(","+labelNames(m)+",", ",cgroup,") {
+				t.Errorf("%s has no cgroup label: %v", name, labels(m))
+			}
+		})
+		for cg, want := range map[string]float64{cgA: 10, cgB: 20} {
+			if got, _ := value(t, fams, "iotrace_calls_total", ew(cg)); got != want {
+				t.Errorf("calls{nginx,cgroup=%s,epoll_wait} = %v, want %v", cg, got, want)
+			}
+		}
+		for name, want := range map[string]map[string]float64{
+			"iotrace_epoll_instances":      {cgA: 1, cgB: 1},
+			"iotrace_epoll_registered_fds": {cgA: 3, cgB: 7},
+		} {
+			for cg, v := range want {
+				if got, _ := value(t, fams, name, map[string]string{"comm": "nginx", "cgroup": cg}); got != v {
+					t.Errorf("%s{cgroup=%s} = %v, want %v", name, cg, got, v)
+				}
+			}
+		}
+		if got, _ := value(t, fams, "iotrace_epoll_ctl_ops_total", map[string]string{"cgroup": cgB, "op": "add"}); got != 8 {
+			t.Errorf("epoll_ctl_ops{cgroup=b,add} = %v, want 8", got)
+		}
+		if got, _ := value(t, fams, "iotrace_calls_total", map[string]string{"comm": "nginx", "cgroup": "", "syscall": "poll"}); got != 5 {
+			t.Errorf(`calls{nginx,cgroup="",poll} = %v, want 5`, got)
+		}
+		if _, ok := value(t, fams, "iotrace_calls_total", map[string]string{"cgroup": "", "syscall": "epoll_wait"}); ok {
+			t.Error(`the epoll_wait calls of processes with a cgroup went to cgroup=""`)
+		}
+		// Three sets: two of epoll_wait 59 and the epoll set 5, one of poll
+		// 52 + 1 errno.
+		if got, _ := value(t, fams, "iotrace_series", nil); got != 2*(59+5)+53 {
+			t.Errorf("iotrace_series = %v, want %d", got, 2*(59+5)+53)
+		}
+	})
+}
+
 // HELP texts carry the provenance from model.CounterTable.
 func TestHelpProvenance(t *testing.T) {
 	src := &fake{snap: snapshot("tracepoint", proc(10, "p", model.SyscallStats{model.Poll: pollStats(3)}))}
@@ -426,20 +517,39 @@ next:
 
 // A process that exits, is dropped from the snapshot or whose counters
 // restart (pid reuse) never makes a counter go backwards; with pid labels
-// its series are folded into pid="exited" after the grace period.
+// its series are folded into pid="exited" after the grace period, with the
+// cgroup label into its own cgroup's pid="exited" series.
 func TestMonotonicAfterExit(t *testing.T) {
-	for _, pidLabels := range []bool{false, true} {
+	for _, lb := range []Labels{{}, {PID: true}, {Cgroup: true}, {Cgroup: true, PID: true}} {
+		pidLabels := lb.PID
 		name := "comm"
+		if lb.Cgroup {
+			name += ",cgroup"
+		}
 		if pidLabels {
-			name = "comm,pid"
+			name += ",pid"
 		}
 		t.Run(name, func(t *testing.T) {
 			clk := &clock{t: time.Unix(1000, 0)}
 			a := proc(10, "worker", model.SyscallStats{model.EpollWait: epollStats(100)})
+			a.Cgroup = "/a.slice/worker.service"
 			a.EpollInstances = []model.EpollInstance{{Epfd: 4, Registered: i64(3), Ctl: model.CtlCounts{Add: 3}}}
 			b := proc(11, "worker", model.SyscallStats{model.EpollWait: epollStats(50)})
+			b.Cgroup = "/b.slice/worker.service"
 			src := &fake{snap: snapshot("tracepoint", a, b)}
-			e := New(src, Options{PID: pidLabels, Grace: time.Minute, Now: clk.now})
+			e := New(src, Options{Labels: lb, Grace: time.Minute, Now: clk.now})
+			// perCgroup checks a's and b's cgroups' calls, with the label.
+			perCgroup := func(step string, f map[string]*dto.MetricFamily, wantA, wantB float64) {
+				t.Helper()
+				if !lb.Cgroup {
+					return
+				}
+				for cg, want := range map[string]float64{a.Cgroup: wantA, b.Cgroup: wantB} {
+					if got := sum(f, "iotrace_calls_total", map[string]string{"comm": "worker", "cgroup": cg}); got != want {
+						t.Errorf("%s: calls{worker,%s} = %v, want %v", step, cg, got, want)
+					}
+				}
+			}
 
 			f0 := gather(t, e)
 			c0 := counters(f0)
@@ -447,6 +557,7 @@ func TestMonotonicAfterExit(t *testing.T) {
 			if total0 != 150 {
 				t.Fatalf("calls{worker} = %v, want 150", total0)
 			}
+			perCgroup("start", f0, 100, 50)
 
 			// a exits: its counts stay, b goes on.
 			a.Exited = true
@@ -459,6 +570,7 @@ func TestMonotonicAfterExit(t *testing.T) {
 			if got := sum(f1, "iotrace_calls_total", map[string]string{"comm": "worker"}); got != 180 {
 				t.Errorf("after exit: calls{worker} = %v, want 180", got)
 			}
+			perCgroup("exit", f1, 100, 80)
 			if _, ok := value(t, f1, "iotrace_epoll_instances", map[string]string{"comm": "worker"}); ok && !pidLabels {
 				// b has no instances: the gauge counts live processes only.
 				t.Error("an exited process's epoll instances are still counted")
@@ -472,6 +584,7 @@ func TestMonotonicAfterExit(t *testing.T) {
 			if got := sum(f2, "iotrace_calls_total", map[string]string{"comm": "worker"}); got != 180 {
 				t.Errorf("after grace: calls{worker} = %v, want 180", got)
 			}
+			perCgroup("grace", f2, 100, 80)
 			if pidLabels {
 				if _, ok := value(t, f2, "iotrace_calls_total", map[string]string{"pid": "10"}); ok {
 					t.Error("pid 10's series are still exported after the grace period")
@@ -481,6 +594,14 @@ func TestMonotonicAfterExit(t *testing.T) {
 				}
 				if got, _ := value(t, f2, "iotrace_epoll_ctl_ops_total", map[string]string{"pid": ExitedLabel, "op": "add"}); got != 3 {
 					t.Errorf("epoll_ctl_ops{pid=exited,op=add} = %v, want 3", got)
+				}
+				if lb.Cgroup {
+					if got := sum(f2, "iotrace_calls_total", map[string]string{"pid": ExitedLabel, "cgroup": a.Cgroup}); got != 100 {
+						t.Errorf("calls{pid=exited,cgroup=%s} = %v, want 100", a.Cgroup, got)
+					}
+					if got := sum(f2, "iotrace_calls_total", map[string]string{"pid": ExitedLabel, "cgroup": b.Cgroup}); got != 0 {
+						t.Errorf("calls{pid=exited,cgroup=%s} = %v, want 0 (b lives)", b.Cgroup, got)
+					}
 				}
 			}
 
@@ -496,6 +617,7 @@ func TestMonotonicAfterExit(t *testing.T) {
 			if got := sum(f3, "iotrace_calls_total", map[string]string{"comm": "worker"}); got != 185 {
 				t.Errorf("after reset: calls{worker} = %v, want 185", got)
 			}
+			perCgroup("reset", f3, 100, 85)
 		})
 	}
 }
@@ -510,7 +632,7 @@ func TestThreadLabels(t *testing.T) {
 			{Tid: 31, Comm: "app-io", Syscalls: model.SyscallStats{model.Poll: pollStats(4)}},
 		}}
 	src := &fake{snap: snapshot("tracepoint", p)}
-	e := New(src, Options{PID: true, TID: true, Grace: time.Second, Now: clk.now})
+	e := New(src, Options{Labels: Labels{PID: true, TID: true}, Grace: time.Second, Now: clk.now})
 	f := gather(t, e)
 	if got, _ := value(t, f, "iotrace_calls_total", map[string]string{"comm": "app-io", "pid": "30", "tid": "31"}); got != 4 {
 		t.Errorf("calls{tid=31} = %v, want 4", got)
@@ -529,17 +651,35 @@ func TestThreadLabels(t *testing.T) {
 
 // The cap bounds the series; what does not fit goes to the overflow set,
 // counted, so the totals stay exact.
+// With the cgroup label and no pid, each process in a cgroup of its own is
+// a series set too, and the overflow set has cgroup="(overflow)".
 func TestSeriesCap(t *testing.T) {
+	for _, lb := range []Labels{{PID: true}, {Cgroup: true}, {PID: true, Cgroup: true}} {
+		t.Run(fmt.Sprintf("%+v", lb), func(t *testing.T) { testSeriesCap(t, lb) })
+	}
+}
+
+func testSeriesCap(t *testing.T, lb Labels) {
 	var procs []*model.Process
 	var want uint64
 	for i := 0; i < 50; i++ {
 		n := uint64(10 + i)
-		procs = append(procs, proc(100+i, "many", model.SyscallStats{model.Select: {Calls: n}}))
+		p := proc(100+i, "many", model.SyscallStats{model.Select: {Calls: n}})
+		p.Cgroup = fmt.Sprintf("/ctr-%d.scope", i)
+		procs = append(procs, p)
 		want += n
 	}
-	per := newFamilies(true, false, "tracepoint").syscallSeries(model.Select)
+	per := newFamilies(lb, "tracepoint").syscallSeries(model.Select)
 	limit := 10*per + per/2
-	e := New(&fake{snap: snapshot("tracepoint", procs...)}, Options{PID: true, MaxSeries: limit})
+	e := New(&fake{snap: snapshot("tracepoint", procs...)}, Options{Labels: lb, MaxSeries: limit})
+	id := "pid" // the label that tells the sets apart
+	if !lb.PID {
+		id = "cgroup"
+	}
+	ov := map[string]string{"comm": OverflowLabel, id: OverflowLabel}
+	if lb.Cgroup {
+		ov["cgroup"] = OverflowLabel
+	}
 	for i := 0; i < 3; i++ { // repeated scrapes count each refusal once
 		if i > 0 {
 			for _, p := range procs {
@@ -555,7 +695,7 @@ func TestSeriesCap(t *testing.T) {
 		for _, mf := range f {
 			for _, m := range mf.GetMetric() {
 				l := labels(m)
-				if l["pid"] == "" || l["comm"] == OverflowLabel {
+				if l[id] == "" || l["comm"] == OverflowLabel {
 					continue
 				}
 				perProc++
@@ -570,7 +710,7 @@ func TestSeriesCap(t *testing.T) {
 		if got, _ := value(t, f, "iotrace_series_dropped_total", nil); got != float64(40*per) {
 			t.Errorf("scrape %d: series_dropped = %v, want %d", i, got, 40*per)
 		}
-		if got, _ := value(t, f, "iotrace_calls_total", map[string]string{"comm": OverflowLabel, "pid": OverflowLabel}); got == 0 {
+		if got, _ := value(t, f, "iotrace_calls_total", ov); got == 0 {
 			t.Errorf("scrape %d: no overflow series", i)
 		}
 	}
@@ -667,10 +807,13 @@ func TestHealth(t *testing.T) {
 }
 
 func TestParseLabels(t *testing.T) {
-	if p, tid, err := ParseLabels([]string{"pid", "tid"}); !p || !tid || err != nil {
-		t.Errorf("pid,tid: %v %v %v", p, tid, err)
+	if l, err := ParseLabels([]string{"pid", "tid"}); l != (Labels{PID: true, TID: true}) || err != nil {
+		t.Errorf("pid,tid: %+v %v", l, err)
 	}
-	if _, _, err := ParseLabels([]string{"cgroup"}); err == nil || !strings.Contains(err.Error(), `unknown label "cgroup"`) {
-		t.Errorf("cgroup: %v", err)
+	if l, err := ParseLabels([]string{"cgroup", " pid"}); l != (Labels{PID: true, Cgroup: true}) || err != nil {
+		t.Errorf("cgroup,pid: %+v %v", l, err)
+	}
+	if _, err := ParseLabels([]string{"container"}); err == nil || !strings.Contains(err.Error(), `unknown label "container"`) {
+		t.Errorf("container: %v", err)
 	}
 }

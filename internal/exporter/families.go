@@ -38,7 +38,7 @@ type syscallFamily struct {
 
 // families holds every descriptor; the label names depend on the options.
 type families struct {
-	proc, thread []string // comm [pid] and comm [pid] [tid]
+	proc, thread []string // comm [cgroup] [pid] and comm [cgroup] [pid] [tid]
 	syscall      []*syscallFamily
 	errors       *prometheus.Desc
 	duration     *prometheus.Desc
@@ -63,14 +63,17 @@ var durationBuckets = func() []float64 {
 	return out
 }()
 
-func newFamilies(pid, tid bool, mode string) *families {
+func newFamilies(lb Labels, mode string) *families {
 	h := func(keys []string, note string) string { return help(keys, note, mode) }
 	f := &families{proc: []string{"comm"}}
-	if pid {
+	if lb.Cgroup {
+		f.proc = append(f.proc, "cgroup")
+	}
+	if lb.PID {
 		f.proc = append(f.proc, "pid")
 	}
 	f.thread = append([]string(nil), f.proc...)
-	if tid {
+	if lb.TID {
 		f.thread = append(f.thread, "tid")
 	}
 	scLabels := append(append([]string(nil), f.thread...), "syscall", "model")
@@ -189,9 +192,14 @@ var (
 	ctlOps     = []string{"add", "mod", "del"}
 )
 
-func (k subjectKey) labels(withTid bool, pid bool) []string {
+// labels are k's label values in the order of families.proc (and, with
+// withTid, families.thread).
+func (k subjectKey) labels(lb Labels, withTid bool) []string {
 	out := []string{k.comm}
-	if pid {
+	if lb.Cgroup {
+		out = append(out, k.cgroup)
+	}
+	if lb.PID {
 		out = append(out, k.pid)
 	}
 	if withTid {
@@ -212,7 +220,7 @@ func (e *Exporter) emit(ch chan<- prometheus.Metric, snap *model.Snapshot) {
 	}
 	for k, s := range e.subjects {
 		counted := !isOverflow(k)
-		tl := k.labels(e.o.TID, e.o.PID)
+		tl := k.labels(e.o.Labels, e.o.TID)
 		for sc, st := range s.syscalls {
 			lv := append(append([]string(nil), tl...), sc.String(), string(sc.Family()))
 			for _, fam := range f.syscall {
@@ -243,7 +251,7 @@ func (e *Exporter) emit(ch chan<- prometheus.Metric, snap *model.Snapshot) {
 			}
 		}
 		if ep := s.epoll; ep != nil {
-			pl := k.labels(false, e.o.PID)
+			pl := k.labels(e.o.Labels, false)
 			for i, v := range []uint64{ep.add, ep.mod, ep.del} {
 				send(prometheus.MustNewConstMetric(f.epollCtl, prometheus.CounterValue, float64(v), append(append([]string(nil), pl...), ctlOps[i])...), counted)
 			}
@@ -319,7 +327,7 @@ func (e *Exporter) emitEpollGauges(ch chan<- prometheus.Metric, snap *model.Snap
 		if p.Exited || len(p.EpollInstances) == 0 {
 			continue
 		}
-		k := e.key(p.Comm, p.Pid, 0, false)
+		k := e.key(p.Comm, p.Cgroup, p.Pid, 0, false)
 		if s := e.subjects[k]; s == nil || s.epoll == nil {
 			k = e.overflow(false)
 		}
@@ -336,7 +344,7 @@ func (e *Exporter) emitEpollGauges(ch chan<- prometheus.Metric, snap *model.Snap
 	}
 	n := 0
 	for k, v := range g {
-		pl := k.labels(false, e.o.PID)
+		pl := k.labels(e.o.Labels, false)
 		ch <- prometheus.MustNewConstMetric(e.fams.epollInstances, prometheus.GaugeValue, float64(v.instances), pl...)
 		if v.known {
 			ch <- prometheus.MustNewConstMetric(e.fams.epollRegistered, prometheus.GaugeValue, float64(v.registered), pl...)
