@@ -1,6 +1,7 @@
 package collector_test
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -108,10 +109,14 @@ func TestNsPid(t *testing.T) {
 // TestBadCgroup: a --cgroup that names no cgroup v2 directory is refused
 // with one line that names it.
 func TestBadCgroup(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "a-file") // not /etc/hostname: the VM has none
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct{ arg, want string }{
 		{"/nonexistent-iotrace-cgroup", "no such cgroup"},
 		{"no/such/unit.service", "no such cgroup"},
-		{"/etc/hostname", "not a directory"},
+		{file, "not a directory"},
 		{"/etc", "no such cgroup"},
 		{"", "empty path"},
 	} {

@@ -321,7 +321,20 @@ func (c *Collector) meta() model.Meta {
 			m.Lost[name] = n
 		}
 	}
+	if c.mode == ModeKprobe && !kernelAtLeast(c.kernel, 6, 7) {
+		m.Unavailable[lostKprobe] = "the kernel reports kprobe misses in its link info from Linux 6.7 on; missed exits are still counted (missed_exits)"
+	}
 	return m
+}
+
+// kernelAtLeast reports whether a kernel release ("6.1.0-57-amd64") is at
+// least major.minor; an unreadable release is taken as new enough.
+func kernelAtLeast(release string, major, minor int) bool {
+	var ma, mi int
+	if n, _ := fmt.Sscanf(release, "%d.%d", &ma, &mi); n < 2 {
+		return true
+	}
+	return ma > major || (ma == major && mi >= minor)
 }
 
 // kernelMisses reads what the kernel counts of runs that did not happen:
@@ -342,6 +355,9 @@ func (c *Collector) kernelMisses() map[string]uint64 {
 		}
 	}
 	for _, l := range links {
+		if !kernelAtLeast(c.kernel, 6, 7) {
+			break // no misses in the link info: unavailable, not 0 (meta)
+		}
 		info, err := l.Info()
 		if err != nil {
 			continue

@@ -80,3 +80,17 @@ func walk(t *testing.T, v reflect.Value, path string, skip map[string]string, le
 		t.Errorf("%s: a %s field, which this test does not handle: map it or list it", path, v.Kind())
 	}
 }
+
+func TestKernelAtLeast(t *testing.T) {
+	for _, c := range []struct {
+		release string
+		want    bool
+	}{
+		{"6.1.0-57-amd64", false}, {"6.6.30", false}, {"6.7.0", true}, {"6.12.117+deb12-amd64", true},
+		{"6.18.44-fc-v857", true}, {"7.0", true}, {"5.15.0", false}, {"garbage", true},
+	} {
+		if got := kernelAtLeast(c.release, 6, 7); got != c.want {
+			t.Errorf("kernelAtLeast(%q, 6, 7) = %v, want %v", c.release, got, c.want)
+		}
+	}
+}
