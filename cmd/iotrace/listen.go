@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/iotrace/iotrace/internal/collector"
 	"github.com/iotrace/iotrace/internal/exporter"
 )
 
@@ -71,7 +72,7 @@ func (r *session) listen(stderr io.Writer) (io.Closer, error) {
 	}
 	mode, _ := r.col.Mode()
 	e := exporter.New(r.col, exporter.Options{
-		Labels: lb, MaxSeries: m.maxSeries, Grace: m.grace, Cost: r.col.Cost, Version: versionString(),
+		Labels: lb, MaxSeries: m.maxSeries, Grace: m.grace, Cost: programCosts(r.col), Version: versionString(),
 		ProbeMode: string(mode),
 	})
 	srv, err := exporter.Listen(m.listen, e)
@@ -80,4 +81,16 @@ func (r *session) listen(stderr io.Writer) (io.Closer, error) {
 	}
 	fmt.Fprintf(stderr, "iotrace: serving metrics on http://%s/metrics\n", srv.Addr())
 	return srv, nil
+}
+
+// programCosts gives the exporter the collector's cost per BPF program.
+func programCosts(col *collector.Collector) exporter.CostFunc {
+	return func() ([]exporter.ProgramCost, bool, string) {
+		progs, ok, why := col.ProgramCosts()
+		out := make([]exporter.ProgramCost, len(progs))
+		for i, p := range progs {
+			out[i] = exporter.ProgramCost{Program: p.Program, RunNs: p.RunNs, Runs: p.Runs}
+		}
+		return out, ok, why
+	}
 }

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -41,4 +42,27 @@ func (c *Collector) Cost() (runNs, runCount uint64, ok bool, why string) {
 		runCount += st.RunCount
 	}
 	return runNs, runCount, true, ""
+}
+
+// ProgramCost is one BPF program's cumulative run time and run count.
+type ProgramCost struct {
+	Program     string
+	RunNs, Runs uint64
+}
+
+// ProgramCosts is Cost per program, by the program's name, in name order.
+func (c *Collector) ProgramCosts() ([]ProgramCost, bool, string) {
+	if _, _, ok, why := c.Cost(); !ok {
+		return nil, false, why
+	}
+	out := make([]ProgramCost, 0, len(c.coll.Programs))
+	for name, p := range c.coll.Programs {
+		st, err := p.Stats()
+		if err != nil {
+			return nil, false, "BPF stats: " + describe(err)
+		}
+		out = append(out, ProgramCost{Program: name, RunNs: uint64(st.Runtime), Runs: st.RunCount})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Program < out[j].Program })
+	return out, true, ""
 }

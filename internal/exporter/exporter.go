@@ -34,10 +34,16 @@ type Source interface {
 	Snapshot() (*model.Snapshot, error)
 }
 
-// CostFunc returns the cumulative run time (ns) and run count of iotrace's
-// BPF programs; ok is false, with the reason, when the kernel's BPF stats
-// are off (the collector's Cost).
-type CostFunc func() (runNs, runCount uint64, ok bool, why string)
+// ProgramCost is one BPF program's cumulative run time (ns) and run count.
+type ProgramCost struct {
+	Program     string
+	RunNs, Runs uint64
+}
+
+// CostFunc returns the cumulative run time and run count of each of
+// iotrace's BPF programs, or ok false with the reason when the kernel's BPF
+// stats are off (the collector's ProgramCosts).
+type CostFunc func() (progs []ProgramCost, ok bool, why string)
 
 // Defaults of Options.
 const (

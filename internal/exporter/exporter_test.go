@@ -185,7 +185,9 @@ func TestFamiliesNamesTypesLabels(t *testing.T) {
 		EpPollCallbacks: u64(9), CallbacksAlreadyQueued: u64(2), CallbacksIgnored: u64(1)}}
 	src := &fake{snap: snapshot("fentry", proc(10, "pollster", model.SyscallStats{model.Poll: pollStats(5)}), ep)}
 	src.snap.Meta.Lost["ringbuf_full"] = 3
-	e := New(src, Options{Version: "v-test", Cost: func() (uint64, uint64, bool, string) { return 2e9, 77, true, "" }})
+	e := New(src, Options{Version: "v-test", Cost: func() ([]ProgramCost, bool, string) {
+		return []ProgramCost{{"tp_enter_poll", 1.5e9, 50}, {"tp_exit_poll", 0.5e9, 27}}, true, ""
+	}})
 
 	problems, err := testutil.CollectAndLint(e)
 	if err != nil {
@@ -225,8 +227,8 @@ func TestFamiliesNamesTypesLabels(t *testing.T) {
 		"iotrace_ep_poll_callbacks_ignored_total":        {dto.MetricType_COUNTER, "comm"},
 		"iotrace_info":                                   {dto.MetricType_GAUGE, "kernel,probe_mode,version"},
 		"iotrace_lost_total":                             {dto.MetricType_COUNTER, "reason"},
-		"iotrace_bpf_run_seconds_total":                  {dto.MetricType_COUNTER, ""},
-		"iotrace_bpf_runs_total":                         {dto.MetricType_COUNTER, ""},
+		"iotrace_bpf_run_seconds_total":                  {dto.MetricType_COUNTER, "program"},
+		"iotrace_bpf_runs_total":                         {dto.MetricType_COUNTER, "program"},
 		"iotrace_processes":                              {dto.MetricType_GAUGE, "state"},
 		"iotrace_series":                                 {dto.MetricType_GAUGE, ""},
 		"iotrace_series_limit":                           {dto.MetricType_GAUGE, ""},
@@ -306,8 +308,14 @@ func TestFamiliesNamesTypesLabels(t *testing.T) {
 	if got, _ := value(t, fams, "iotrace_lost_total", map[string]string{"reason": "ringbuf_full"}); got != 3 {
 		t.Errorf("lost{ringbuf_full} = %v", got)
 	}
-	if got, _ := value(t, fams, "iotrace_bpf_run_seconds_total", nil); got != 2 {
-		t.Errorf("bpf_run_seconds = %v, want 2", got)
+	for prog, want := range map[string][2]float64{"tp_enter_poll": {1.5, 50}, "tp_exit_poll": {0.5, 27}} {
+		l := map[string]string{"program": prog}
+		if got, _ := value(t, fams, "iotrace_bpf_run_seconds_total", l); got != want[0] {
+			t.Errorf("bpf_run_seconds{%s} = %v, want %v", prog, got, want[0])
+		}
+		if got, _ := value(t, fams, "iotrace_bpf_runs_total", l); got != want[1] {
+			t.Errorf("bpf_runs{%s} = %v, want %v", prog, got, want[1])
+		}
 	}
 	// The series gauge counts what was sent: poll 52 + 1 errno, epoll_wait
 	// 59, epoll_ctl 49, the epoll set 8 (docs/metrics.md).
@@ -723,7 +731,7 @@ func TestUnavailableAbsent(t *testing.T) {
 	p.EpollInstances = []model.EpollInstance{{Epfd: 3, Registered: i64(2)}}
 	snap := snapshot("tracepoint", p)
 	snap.Meta.Unavailable["ep_poll_callbacks"] = "needs fentry or kprobe"
-	e := New(&fake{snap: snap}, Options{Cost: func() (uint64, uint64, bool, string) { return 0, 0, false, "BPF stats off" }})
+	e := New(&fake{snap: snap}, Options{Cost: func() ([]ProgramCost, bool, string) { return nil, false, "BPF stats off" }})
 	f := gather(t, e)
 	for _, name := range []string{"iotrace_ep_poll_callbacks_total", "iotrace_ep_poll_callbacks_already_queued_total",
 		"iotrace_ep_poll_callbacks_ignored_total", "iotrace_bpf_run_seconds_total", "iotrace_bpf_runs_total"} {

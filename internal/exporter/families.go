@@ -145,9 +145,9 @@ func newFamilies(lb Labels, mode string) *families {
 	f.unavailable = prometheus.NewDesc("iotrace_figure_unavailable",
 		"A figure this run cannot give, with the reason; its series are absent, never 0; always 1", []string{"figure", "reason"}, nil)
 	f.bpfRun = prometheus.NewDesc("iotrace_bpf_run_seconds_total",
-		"CPU time iotrace's BPF programs ran, all programs together, from the kernel's BPF stats (observed)", nil, nil)
+		"CPU time each of iotrace's BPF programs ran, from the kernel's BPF stats (observed); program is the program's name in bpf/iotrace.bpf.c (a few dozen at most)", []string{"program"}, nil)
 	f.bpfRuns = prometheus.NewDesc("iotrace_bpf_runs_total",
-		"Runs of iotrace's BPF programs (one per traced syscall entry or exit, scheduler event or callback), from the kernel's BPF stats: its rate is the events per second iotrace handles (observed)", nil, nil)
+		"Runs of each of iotrace's BPF programs (one per traced syscall entry or exit, scheduler event or callback), from the kernel's BPF stats: their rate is the events per second iotrace handles (observed)", []string{"program"}, nil)
 	f.processes = prometheus.NewDesc("iotrace_processes", `Processes traced, state="live" or "exited"`, []string{"state"}, nil)
 	f.series = prometheus.NewDesc("iotrace_series", `Per-process series this endpoint exports now (those with a comm label, the comm="`+OverflowLabel+`" set aside)`, nil, nil)
 	f.seriesLimit = prometheus.NewDesc("iotrace_series_limit", "The cap on per-process series (--metrics-max-series)", nil, nil)
@@ -277,9 +277,11 @@ func (e *Exporter) emit(ch chan<- prometheus.Metric, snap *model.Snapshot) {
 		unav[fig] = why
 	}
 	if e.o.Cost != nil {
-		if ns, runs, ok, why := e.o.Cost(); ok {
-			ch <- prometheus.MustNewConstMetric(f.bpfRun, prometheus.CounterValue, float64(ns)/1e9)
-			ch <- prometheus.MustNewConstMetric(f.bpfRuns, prometheus.CounterValue, float64(runs))
+		if progs, ok, why := e.o.Cost(); ok {
+			for _, p := range progs {
+				ch <- prometheus.MustNewConstMetric(f.bpfRun, prometheus.CounterValue, float64(p.RunNs)/1e9, p.Program)
+				ch <- prometheus.MustNewConstMetric(f.bpfRuns, prometheus.CounterValue, float64(p.Runs), p.Program)
+			}
 		} else {
 			unav["bpf_run_seconds"], unav["bpf_runs"] = why, why
 		}
