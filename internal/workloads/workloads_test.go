@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -83,8 +84,8 @@ func TestModelsExact(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if tid := w.ServerTID(); tid <= 0 {
-					t.Errorf("server tid %d", tid)
+				if tid := w.ServerTID(); tid <= 0 || tid == os.Getpid() {
+					t.Errorf("server tid %d: want a thread other than the main one (%d), whose calls are package init's too", tid, os.Getpid())
 				}
 				res := waitDone(t, w, 10*time.Second)
 				if res.Model != m || res.FDs != n || res.Active != k {
