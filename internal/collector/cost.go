@@ -52,7 +52,8 @@ type ProgramCost struct {
 
 // ProgramCosts is Cost per program, by the program's name, in name order.
 func (c *Collector) ProgramCosts() ([]ProgramCost, bool, string) {
-	if _, _, ok, why := c.Cost(); !ok {
+	if c.statsCloser == nil {
+		_, _, _, why := c.Cost() // stats off: Cost says why, reading nothing
 		return nil, false, why
 	}
 	out := make([]ProgramCost, 0, len(c.coll.Programs))
