@@ -658,6 +658,121 @@ static __always_inline void enter_epoll_ctl(struct inflight *in, u32 tgid, s32 e
 		note_owner((u64)ep, &k);
 }
 
+/*
+ * ---- estimates of the readiness checks (fd_polls) ----
+ *
+ * Where no probe sees the kernel's checks (tracepoint and rawtp modes), these
+ * functions give the best estimate the syscall's arguments and the observed
+ * sleeps, wakeups and ready-list walks allow. The models are named in
+ * model.CounterTable (internal/model/counters.go) and their known errors are
+ * in docs/metrics.md (fd_polls).
+ */
+
+#define MAX_POLLFD_READ 1024 /* pollfd entries read per poll call */
+#define POLLFD_CHUNK 8       /* entries per bpf_probe_read_user */
+
+struct pollfd_ctx {
+	unsigned long ufds;
+	u64 fds;      /* the fd table's struct file *[], as a plain address */
+	u32 max_fds;
+	u32 n;        /* entries to read */
+	u32 skipped;  /* fd < 0, or not open: do_pollfd polls nothing */
+	u8 failed;
+};
+
+static long pollfd_step(u32 i, void *data)
+{
+	struct pollfd_ctx *c = data;
+	s32 e[POLLFD_CHUNK * 2]; /* struct pollfd: int fd; short events, revents */
+	u32 first = i * POLLFD_CHUNK, k;
+
+	if (first >= c->n)
+		return 1;
+	if (bpf_probe_read_user(e, sizeof(e), (void *)(c->ufds + first * 8))) {
+		/* A short last chunk at the end of a page: read it one by one. */
+		for (k = 0; k < POLLFD_CHUNK && first + k < c->n; k++)
+			if (bpf_probe_read_user(&e[2 * k], 4, (void *)(c->ufds + (first + k) * 8))) {
+				c->failed = 1;
+				return 1;
+			}
+	}
+	for (k = 0; k < POLLFD_CHUNK && first + k < c->n; k++) {
+		s32 fd = e[2 * k];
+		struct file *f = NULL;
+
+		/* do_pollfd: fd < 0 gives 0, a closed fd POLLNVAL, neither polls. */
+		if (fd < 0 || (u32)fd >= c->max_fds ||
+		    bpf_probe_read_kernel(&f, sizeof(f), (void *)(c->fds + (u64)fd * 8)) || !f)
+			c->skipped++;
+	}
+	return 0;
+}
+
+/*
+ * The fds one pass of do_poll() polls: the pollfd entries whose fd is
+ * non-negative and open at entry. Entries past MAX_POLLFD_READ, or past a
+ * read that failed, count as polled.
+ */
+static __always_inline u64 poll_scanned_estimate(unsigned long ufds, u32 nfds)
+{
+	struct fdtable *fdt = current_fdt();
+	struct pollfd_ctx c = {
+		.ufds = ufds,
+		.fds = (u64)fdt->fd,
+		.max_fds = fdt->max_fds,
+		.n = nfds < MAX_POLLFD_READ ? nfds : MAX_POLLFD_READ,
+	};
+
+	bpf_loop(MAX_POLLFD_READ / POLLFD_CHUNK, pollfd_step, &c, 0);
+	return nfds - c.skipped;
+}
+
+/*
+ * Passes of do_select() and do_poll(): one, plus one after each return of
+ * poll_schedule_timeout(). Each sleep ends in a wakeup; a wakeup without a
+ * sleep is one that found the thread between set_current_state() and the
+ * pwq->triggered test (or preempted there), which makes the kernel rescan
+ * without sleeping. A wakeup while the thread runs its pass is not traced
+ * (try_to_wake_up finds it TASK_RUNNING): that rescan is missed.
+ */
+static __always_inline u64 select_passes_estimate(struct inflight *in)
+{
+	return 1 + (in->wakeups > in->sleeps ? in->wakeups : in->sleeps);
+}
+
+/*
+ * Items ep_send_events() polled (ep_item_poll) in one epoll wait. Each
+ * harvest splices the whole ready list away (ep_start_scan) and polls its
+ * items in order until it has maxevents events; level-triggered items it
+ * returns are put back on the list, so the next harvest polls them again,
+ * often to find them no longer ready. ep_poll() harvests at entry if the
+ * list is not empty, and again after each wakeup.
+ *  - no sleep, fewer events than maxevents: the harvest polled the whole
+ *    list, as the entry walk saw it (at least the events returned);
+ *  - no sleep, maxevents events: at least those, at most the list (ret,
+ *    the lower bound);
+ *  - after a sleep: the list at entry (polled, none ready, or it would not
+ *    have slept), plus at least the events of the last harvest;
+ *  - 0 events or EINTR: the list at entry, polled and none ready.
+ * Without a length from the entry walk, the events returned.
+ */
+static __always_inline u64 epoll_polls_estimate(long ret, struct inflight *in)
+{
+	u64 first = 0;
+
+	if (in->ep && !in->rl_entry_unknown && !in->rl_entry_truncated)
+		first = in->rl_entry;
+	if (ret > 0 && in->sleeps)
+		return first + ret;
+	if (ret > 0 && ret >= in->arg)
+		return ret;
+	if (ret > 0)
+		return first > (u64)ret ? first : (u64)ret;
+	if (ret == 0 || ret == -EINTR)
+		return first;
+	return 0;
+}
+
 /* Fills the thread's inflight entry (slot, or a new one) for a traced call. */
 static __always_inline int record_enter(u32 sc, u32 tgid, u32 tid, struct inflight *slot,
 				   unsigned long a0, unsigned long a1, unsigned long a2,
@@ -680,7 +795,7 @@ static __always_inline int record_enter(u32 sc, u32 tgid, u32 tid, struct inflig
 		/* a1 is nfds: copy_from_user of nfds pollfds, revents written back. */
 		in.arg = (u32)a1;
 		in.fds_watched = (u32)a1;
-		in.fds_scanned = (u32)a1;
+		in.fds_scanned = poll_scanned_estimate(a0, (u32)a1);
 		in.bytes_in = (u64)(u32)a1 * 8;
 		in.bytes_out = (u64)(u32)a1 * 2;
 		break;
@@ -894,8 +1009,8 @@ struct call_cost {
 
 static __always_inline void cost_of(u32 sc, long ret, struct inflight *in, struct call_cost *c)
 {
-	/* One pass over the fds, plus one after each sleep. */
-	u64 passes = 1 + in->sleeps;
+	/* One pass over the fds, plus one after each sleep or rescan. */
+	u64 passes = select_passes_estimate(in);
 
 	switch (sc) {
 	case SC_SELECT:
@@ -936,11 +1051,9 @@ static __always_inline void cost_of(u32 sc, long ret, struct inflight *in, struc
 			if (!in->fds_unknown)
 				c->fds_watched = in->fds_watched;
 		}
-		if (ret > 0) {
+		if (ret > 0)
 			/* epoll_put_uevent: one packed 12-byte epoll_event per event. */
 			c->bytes_out = ret * sizeof(struct epoll_event);
-			c->fd_polls = ret;
-		}
 		if (ret >= 0 && in->ep) {
 			u8 trunc = 0, unknown = 0;
 
@@ -953,6 +1066,7 @@ static __always_inline void cost_of(u32 sc, long ret, struct inflight *in, struc
 			c->rl_unknown = in->rl_entry_unknown || unknown;
 			c->rl_valid = !c->rl_unknown;
 		}
+		c->fd_polls = epoll_polls_estimate(ret, in);
 		break;
 	case SC_EPOLL_CTL:
 		/* copy_from_user of the epoll_event comes first (not for DEL). */
