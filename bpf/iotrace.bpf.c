@@ -668,65 +668,6 @@ static __always_inline void enter_epoll_ctl(struct inflight *in, u32 tgid, s32 e
  * in docs/metrics.md (fd_polls).
  */
 
-#define MAX_POLLFD_READ 1024 /* pollfd entries read per poll call */
-#define POLLFD_CHUNK 8       /* entries per bpf_probe_read_user */
-
-struct pollfd_ctx {
-	unsigned long ufds;
-	u64 fds;      /* the fd table's struct file *[], as a plain address */
-	u32 max_fds;
-	u32 n;        /* entries to read */
-	u32 skipped;  /* fd < 0, or not open: do_pollfd polls nothing */
-	u8 failed;
-};
-
-static long pollfd_step(u32 i, void *data)
-{
-	struct pollfd_ctx *c = data;
-	s32 e[POLLFD_CHUNK * 2]; /* struct pollfd: int fd; short events, revents */
-	u32 first = i * POLLFD_CHUNK, k;
-
-	if (first >= c->n)
-		return 1;
-	if (bpf_probe_read_user(e, sizeof(e), (void *)(c->ufds + first * 8))) {
-		/* A short last chunk at the end of a page: read it one by one. */
-		for (k = 0; k < POLLFD_CHUNK && first + k < c->n; k++)
-			if (bpf_probe_read_user(&e[2 * k], 4, (void *)(c->ufds + (first + k) * 8))) {
-				c->failed = 1;
-				return 1;
-			}
-	}
-	for (k = 0; k < POLLFD_CHUNK && first + k < c->n; k++) {
-		s32 fd = e[2 * k];
-		struct file *f = NULL;
-
-		/* do_pollfd: fd < 0 gives 0, a closed fd POLLNVAL, neither polls. */
-		if (fd < 0 || (u32)fd >= c->max_fds ||
-		    bpf_probe_read_kernel(&f, sizeof(f), (void *)(c->fds + (u64)fd * 8)) || !f)
-			c->skipped++;
-	}
-	return 0;
-}
-
-/*
- * The fds one pass of do_poll() polls: the pollfd entries whose fd is
- * non-negative and open at entry. Entries past MAX_POLLFD_READ, or past a
- * read that failed, count as polled.
- */
-static __always_inline u64 poll_scanned_estimate(unsigned long ufds, u32 nfds)
-{
-	struct fdtable *fdt = current_fdt();
-	struct pollfd_ctx c = {
-		.ufds = ufds,
-		.fds = (u64)fdt->fd,
-		.max_fds = fdt->max_fds,
-		.n = nfds < MAX_POLLFD_READ ? nfds : MAX_POLLFD_READ,
-	};
-
-	bpf_loop(MAX_POLLFD_READ / POLLFD_CHUNK, pollfd_step, &c, 0);
-	return nfds - c.skipped;
-}
-
 /*
  * Passes of do_select() and do_poll(): one, plus one after each return of
  * poll_schedule_timeout(). Each sleep ends in a wakeup; a wakeup without a
@@ -795,7 +736,12 @@ static __always_inline int record_enter(u32 sc, u32 tgid, u32 tid, struct inflig
 		/* a1 is nfds: copy_from_user of nfds pollfds, revents written back. */
 		in.arg = (u32)a1;
 		in.fds_watched = (u32)a1;
-		in.fds_scanned = poll_scanned_estimate(a0, (u32)a1);
+		/*
+		 * Every entry counts as polled: do_pollfd polls none with fd < 0
+		 * or closed (POLLNVAL), but reading the array to skip them cost
+		 * +190 ns of BPF run time a call (docs/metrics.md, fd_polls).
+		 */
+		in.fds_scanned = (u32)a1;
 		in.bytes_in = (u64)(u32)a1 * 8;
 		in.bytes_out = (u64)(u32)a1 * 2;
 		break;
