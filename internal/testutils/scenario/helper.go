@@ -53,6 +53,8 @@ func MaybeHelper() {
 		run = func() any { return RunReadyRace() }
 	case os.Getenv(HelperRunEnv) == RunLossesName:
 		run = func() any { return RunLosses() }
+	case os.Getenv(HelperRunEnv) == RunChecksName:
+		run = func() any { return RunChecks() }
 	}
 	done := make(chan any)
 	go func() { done <- run() }()
@@ -66,12 +68,13 @@ func MaybeHelper() {
 
 // HelperRunEnv chooses what the helper runs: RunReadyRaceName for
 // RunReadyRace, RunIdleEpollName for IdleEpoll, RunLossesName for
-// RunLosses, anything else for Run.
+// RunLosses, RunChecksName for RunChecks, anything else for Run.
 const (
 	HelperRunEnv     = "IOTRACE_SCENARIO_RUN"
 	RunReadyRaceName = "ready-race"
 	RunIdleEpollName = "idle-epoll"
 	RunLossesName    = "losses"
+	RunChecksName    = "checks"
 )
 
 // Helper is a scenario helper process waiting at its gate.
@@ -125,6 +128,23 @@ func (h *Helper) RunRace(timeout time.Duration) (RaceResult, error) {
 	}
 	if res.Error != "" {
 		return res, errors.New("ready-list race went wrong: " + res.Error)
+	}
+	return res, nil
+}
+
+// RunChecks releases a helper started with HelperRunEnv=RunChecksName and
+// returns its result.
+func (h *Helper) RunChecks(timeout time.Duration) (ChecksResult, error) {
+	var res ChecksResult
+	l, err := h.release(timeout)
+	if err != nil {
+		return res, err
+	}
+	if err := json.Unmarshal([]byte(l), &res); err != nil {
+		return res, fmt.Errorf("checks result %q: %w", l, err)
+	}
+	if res.Error != "" {
+		return res, errors.New("readiness-check scenario went wrong: " + res.Error)
 	}
 	return res, nil
 }
