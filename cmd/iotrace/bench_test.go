@@ -99,8 +99,13 @@ func TestBenchSweep(t *testing.T) {
 				t.Errorf("poll N=%d: bytes in/out per call %v/%v", n, k.BytesInPerCall, k.BytesOutPerCall)
 			}
 		default:
-			if k.FdPollsPerCall != k.ReadyPerCall || k.BytesInPerCall != 0 || k.BytesOutPerCall != 12*k.ReadyPerCall {
-				t.Errorf("epoll N=%d: fd_polls %v, ready %v, bytes in %v out %v per call", n, k.FdPollsPerCall, k.ReadyPerCall, k.BytesInPerCall, k.BytesOutPerCall)
+			// Every event returned was polled (ep_send_events); with one
+			// active fd the ready list holds at most that item, polled
+			// by the harvest at entry (often a level-triggered re-poll
+			// that finds nothing) and by the one after the wakeup: at
+			// most 2 per call, whatever the provenance.
+			if k.FdPollsPerCall < k.ReadyPerCall || k.FdPollsPerCall > 2*float64(c.Active) || k.BytesInPerCall != 0 || k.BytesOutPerCall != 12*k.ReadyPerCall {
+				t.Errorf("epoll N=%d: fd_polls %v (want %v..%d), ready %v, bytes in %v out %v per call", n, k.FdPollsPerCall, k.ReadyPerCall, 2*c.Active, k.ReadyPerCall, k.BytesInPerCall, k.BytesOutPerCall)
 			}
 		}
 		if k.CPUNsPerCall <= 0 {

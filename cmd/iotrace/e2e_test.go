@@ -254,9 +254,10 @@ func TestWorkloadsUnderTrace(t *testing.T) {
 				}
 			}
 			var wait *model.Stats
+			var fam model.Family
 			for sc, s := range th.Syscalls {
 				if sc.Waits() {
-					wait = s
+					wait, fam = s, sc.Family()
 				}
 			}
 			if wait == nil {
@@ -268,18 +269,38 @@ func TestWorkloadsUnderTrace(t *testing.T) {
 			if wait.FdsWatched != fds*wait.Calls {
 				t.Errorf("fds_watched = %d, want %d fds x %d calls", wait.FdsWatched, fds, wait.Calls)
 			}
+			// Bounds from the kernel's loops (fs/select.c, fs/eventpoll.c),
+			// not the estimate's formula; the estimate is held exactly by
+			// the scenario (TestReadinessChecks).
+			estimated := snap.Meta.Source("fd_polls", fam).Provenance == model.Estimated
 			switch m {
 			case "select", "poll":
-				// Every pass checks every fd: one pass, plus one per sleep.
-				if want := fds * (wait.Calls + wait.Sleeps); wait.FdPolls != want {
-					t.Errorf("fd_polls = %d, want %d fds x (%d calls + %d sleeps)", wait.FdPolls, want, wait.Calls, wait.Sleeps)
+				// do_select/do_poll check every fd on a first pass and
+				// again after each sleep in poll_schedule_timeout; only a
+				// rescan without a sleep (a wakeup during a pass) adds
+				// more, and an estimate sees no more than the wakeups.
+				lo := fds * (wait.Calls + wait.Sleeps)
+				hi := fds * (wait.Calls + wait.Sleeps + wait.Wakeups)
+				if wait.FdPolls < lo || (estimated && wait.FdPolls > hi) {
+					t.Errorf("fd_polls = %d, want >= %d fds x (%d calls + %d sleeps) (estimated: <= %d)", wait.FdPolls, lo, wait.Calls, wait.Sleeps, hi)
 				}
 			default:
-				// epoll checks what it returns, and copies 12 bytes per event.
-				if wait.FdPolls != wait.Ready || wait.BytesOut != 12*wait.Ready || wait.BytesIn != 0 {
-					t.Errorf("epoll: fd_polls %d, bytes out %d in %d for %d ready", wait.FdPolls, wait.BytesOut, wait.BytesIn, wait.Ready)
+				// Every event returned was polled; a harvest polls only
+				// items on the ready list, which holds at most the 4
+				// active connections, at entry and after each wakeup.
+				hi := 4 * (wait.Calls + wait.Sleeps + wait.Wakeups)
+				if wait.FdPolls < wait.Ready || wait.FdPolls > hi || wait.BytesOut != 12*wait.Ready || wait.BytesIn != 0 {
+					t.Errorf("epoll: fd_polls %d (want %d..%d), bytes out %d in %d for %d ready", wait.FdPolls, wait.Ready, hi, wait.BytesOut, wait.BytesIn, wait.Ready)
+				}
+				// Level-triggered items the server returned and then read
+				// are put back on the ready list (ep_send_events) and
+				// polled again by the next harvest, mostly to find nothing:
+				// more checks than events, in every mode.
+				if m == "epoll-lt" && wait.FdPolls <= wait.Ready {
+					t.Errorf("epoll-lt: fd_polls %d for %d ready: the re-poll of level-triggered items does not show", wait.FdPolls, wait.Ready)
 				}
 			}
+			t.Logf("%s: fd_polls %d (%s), ready %d, calls %d, sleeps %d, wakeups %d", m, wait.FdPolls, snap.Meta.Source("fd_polls", fam).Provenance, wait.Ready, wait.Calls, wait.Sleeps, wait.Wakeups)
 			switch m {
 			case "poll":
 				if wait.BytesIn != 8*fds*wait.Calls || wait.BytesOut != 2*fds*wait.Calls {

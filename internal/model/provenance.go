@@ -124,7 +124,7 @@ func (m *Meta) FigureText(g *Figure, f *Figures, fam Family, s format.Style) (te
 // estimated:
 //
 //	~ estimated by a model, not counted by a probe:
-//	~   fd_polls (poll): nfds × (1 + voluntary sleeps in the call)
+//	~   fd_polls (poll): nfds × (1 + max(voluntary sleeps, wakeups) in the call)
 func (m *Meta) EstimateNote(keys []string, fams []Family) string {
 	var b strings.Builder
 	for _, k := range keys {

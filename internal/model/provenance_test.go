@@ -92,7 +92,7 @@ func TestEstimateNote(t *testing.T) {
 	if n := m.EstimateNote([]string{"calls", "bytes_in"}, Families); n != "" {
 		t.Errorf("note for observed counters: %q", n)
 	}
-	want := "~ estimated by a model, not counted by a probe:\n~   fd_polls (poll): nfds × (1 + voluntary sleeps in the call)\n"
+	want := "~ estimated by a model, not counted by a probe:\n~   fd_polls (poll): nfds × (1 + max(voluntary sleeps, wakeups) in the call)\n"
 	if n := m.EstimateNote([]string{"calls", "fd_polls"}, []Family{FamilyPoll}); n != want {
 		t.Errorf("note = %q, want %q", n, want)
 	}

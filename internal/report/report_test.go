@@ -70,7 +70,7 @@ func TestSummary(t *testing.T) {
 		"lost: missed_exits 2, select_sets_truncated 1",
 		"unavailable: ep_poll_callbacks: needs fentry",
 		"~ estimated by a model, not counted by a probe:\n",
-		"~   fd_polls (poll): nfds × (1 + voluntary sleeps in the call)\n",
+		"~   fd_polls (poll): nfds × (1 + max(voluntary sleeps, wakeups) in the call)\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
