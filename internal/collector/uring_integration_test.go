@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -252,6 +253,7 @@ func TestUringFixtureExact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		logUringFormats(t)
 		for k, v := range r.Unavailable {
 			t.Logf("unavailable: %s: %s", k, v)
 		}
@@ -284,4 +286,30 @@ func TestUringFixtureExact(t *testing.T) {
 			t.Errorf("rings: got %+v, want one with 8 SQ entries", p.Rings)
 		}
 	})
+}
+
+// logUringFormats records which io_uring tracepoints this kernel has and
+// their fields (for the vmtest kernels' record).
+func logUringFormats(t *testing.T) {
+	for _, dir := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
+		ents, err := os.ReadDir(dir + "/events/io_uring")
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			b, err := os.ReadFile(dir + "/events/io_uring/" + e.Name() + "/format")
+			if err != nil {
+				continue
+			}
+			var fields []string
+			for _, line := range strings.Split(string(b), "\n") {
+				if f, ok := strings.CutPrefix(strings.TrimSpace(line), "field:"); ok && !strings.Contains(f, "common_") {
+					f, _, _ = strings.Cut(f, ";")
+					fields = append(fields, f)
+				}
+			}
+			t.Logf("tracepoint io_uring/%s: %s", e.Name(), strings.Join(fields, ", "))
+		}
+		return
+	}
 }
