@@ -10,6 +10,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+
+	"github.com/iotrace/iotrace/internal/model"
 )
 
 // The io_uring probes: a second BPF object (bpf/uring.bpf.c) on the
@@ -282,4 +284,20 @@ func UringOpName(op int) string {
 		return uringOps[op]
 	}
 	return "op_" + strconv.Itoa(op)
+}
+
+// model gives a process's figures for the snapshot, or nil and the note.
+func (r UringReport) model(pid int) (*model.UringStats, string) {
+	p, ok := r.Processes[pid]
+	if !ok {
+		return nil, r.Note(pid)
+	}
+	t := p.Total
+	return &model.UringStats{
+		Rings: len(p.Rings), RingsCreated: uint64(p.RingsCreated),
+		Submitted: t.Submitted, Completed: t.Completed, CompletedErr: t.CompletedErr,
+		CompletedMore: t.CompletedMore, AsyncWork: t.AsyncWork, AsyncHashed: t.AsyncHashed,
+		PollArmed: t.PollArmed, CQRingWaits: t.CQRingWaits, CQEOverflows: t.CQEOverflows,
+		Ops: t.Ops,
+	}, ""
 }
