@@ -71,6 +71,7 @@ type Collector struct {
 	probeNotes string
 	coll       *ebpf.Collection // the loaded programs
 	objs       iotraceMaps
+	uring      *uringProbes // the io_uring object (uring.go)
 	links      []link.Link
 	reader     *ringbuf.Reader
 	callReader *ringbuf.Reader
@@ -182,6 +183,10 @@ func New(opts Options) (_ *Collector, err error) {
 	if err := c.attach(spec); err != nil {
 		return nil, err
 	}
+	if err := c.startUring(); err != nil {
+		c.detach()
+		return nil, err
+	}
 	c.reader, err = ringbuf.NewReader(c.objs.ProcEvents)
 	if err != nil {
 		return nil, fmt.Errorf("opening the process event ring buffer: %w", err)
@@ -209,6 +214,7 @@ func (c *Collector) Started() time.Time { return c.started }
 // one reading Events.
 func (c *Collector) Close() error {
 	c.detach()
+	c.uring.close()
 	select {
 	case <-c.done:
 	default:

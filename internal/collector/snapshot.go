@@ -96,6 +96,16 @@ func (c *Collector) Snapshot() (*model.Snapshot, error) {
 
 	epolls := c.readEpolls()
 	snap := &model.Snapshot{Meta: c.meta()}
+	uring, err := c.Uring()
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range uring.Unavailable {
+		snap.Meta.Unavailable["io_uring."+k] = v
+	}
+	if uring.Lost > 0 {
+		snap.Meta.Lost["io_uring_maps_full"] = uring.Lost
+	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -142,6 +152,7 @@ func (c *Collector) Snapshot() (*model.Snapshot, error) {
 		}
 		sort.Slice(p.Threads, func(i, j int) bool { return p.Threads[i].Tid < p.Threads[j].Tid })
 		p.EpollInstances = c.epollInstances(pid, info, epolls[pid])
+		p.IOUring, p.IOUringNote = uring.model(pid)
 		snap.Processes = append(snap.Processes, p)
 	}
 	sort.Slice(snap.Processes, func(i, j int) bool { return snap.Processes[i].Pid < snap.Processes[j].Pid })

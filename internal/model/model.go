@@ -339,6 +339,10 @@ type Process struct {
 	Syscalls       SyscallStats    `json:"syscalls"`
 	Threads        []*Thread       `json:"threads"`
 	EpollInstances []EpollInstance `json:"epoll_instances"`
+	// IOUring is the process's io_uring activity; nil when it has none,
+	// and then IOUringNote says why (disabled, no ring seen, no tracepoints).
+	IOUring     *UringStats `json:"io_uring,omitempty"`
+	IOUringNote string      `json:"io_uring_note,omitempty"`
 }
 
 // Meta describes a run.
