@@ -385,6 +385,9 @@ func figureCell(g *model.Figure, c *Column, iv bool) string {
 	if !iv {
 		return "-"
 	}
+	if c.Unmeasured != "" {
+		return "n/a"
+	}
 	text, _, _ := c.Meta.FigureText(g, &c.Fig, c.Family, format.CompactStyle)
 	return text
 }

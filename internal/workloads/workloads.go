@@ -61,6 +61,28 @@ func (m Model) Multiplexing() bool {
 	return false
 }
 
+// Waits names the call m's server waits in, as the workload counts it in
+// Result.Calls.
+func (m Model) Waits() string {
+	switch m {
+	case Select:
+		return sysNames[waitSelect]
+	case Poll:
+		return sysNames[waitPoll]
+	case EpollLT, EpollET, EpollOneshot:
+		return sysNames[waitEpoll]
+	case Blocking:
+		return "blocking read"
+	case NonblockSpin:
+		return "non-blocking read"
+	case SigIO:
+		return "rt_sigtimedwait"
+	case Uring:
+		return "io_uring_enter"
+	}
+	return ""
+}
+
 // MaxBlockingFDs caps the blocking model's connections: it holds one OS
 // thread per connection, and Go's runtime allows 10000 threads in all.
 const MaxBlockingFDs = 4000
