@@ -296,6 +296,110 @@ func TestWorkloadsUnderTrace(t *testing.T) {
 	}
 }
 
+// TestOtherModelsUnderTrace traces the built-in workloads of the models
+// that do not multiplex (blocking, non-blocking, signal-driven, io_uring).
+// Each must read what its driver wrote, by its own counts, and the tracer,
+// which measures the multiplexing calls, must see none of them on the
+// workload's server threads (Go's netpoller makes epoll calls on other
+// threads of the process), while it traces the process.
+func TestOtherModelsUnderTrace(t *testing.T) {
+	testutils.RequireRoot(t)
+	bin := testutils.IotraceBin(t)
+	const fds, msgs, size = 50, 3000, 32
+	for _, m := range []string{"blocking", "nonblock-spin", "sigio", "uring"} {
+		t.Run(m, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "w.json")
+			var stdout, stderr bytes.Buffer
+			cmd := exec.Command(bin, "--no-tui", "-o", out, "--probe-mode", string(testutils.ProbeMode(t)), "--",
+				bin, "workload", m, "--fds", strconv.Itoa(fds), "--active", "4", "--messages", strconv.Itoa(msgs), "--size", strconv.Itoa(size))
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if m == "uring" && strings.Contains(stderr.String(), "io_uring is unavailable") {
+				t.Skip(strings.TrimSpace(stderr.String()))
+			}
+			if err != nil {
+				t.Fatalf("%v; stderr: %s", err, stderr.String())
+			}
+			var truth struct {
+				Model          string           `json:"model"`
+				Calls          int64            `json:"calls"`
+				Messages       int64            `json:"messages"`
+				BytesRead      int64            `json:"bytes_read"`
+				BytesWritten   int64            `json:"bytes_written"`
+				Reads          int64            `json:"reads"`
+				EAGAINs        int64            `json:"eagains"`
+				Signals        int64            `json:"signals"`
+				Submissions    int64            `json:"submissions"`
+				Completions    int64            `json:"completions"`
+				CallsBySyscall map[string]int64 `json:"calls_by_syscall"`
+				ServerTIDs     []int            `json:"server_tids"`
+			}
+			for _, l := range strings.Split(stdout.String(), "\n") {
+				if strings.HasPrefix(l, `{"model"`) {
+					if err := json.Unmarshal([]byte(l), &truth); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if truth.Messages != msgs || truth.BytesRead != msgs*size || truth.BytesWritten != truth.BytesRead || truth.Calls == 0 || len(truth.CallsBySyscall) != 0 {
+				t.Fatalf("workload result: %+v\nstdout: %s", truth, stdout.String())
+			}
+			want := 1
+			if m == "blocking" {
+				want = fds
+			}
+			if len(truth.ServerTIDs) != want {
+				t.Fatalf("%d server threads, want %d", len(truth.ServerTIDs), want)
+			}
+			switch m {
+			case "sigio":
+				if truth.Signals == 0 {
+					t.Errorf("sigio received no signal: %+v", truth)
+				}
+			case "uring":
+				if truth.Submissions < fds || truth.Completions == 0 || truth.Reads != 0 {
+					t.Errorf("uring: %+v", truth)
+				}
+			}
+			t.Logf("%s: %d calls, %d reads (%d EAGAIN), %d signals, %d submissions, %d completions",
+				m, truth.Calls, truth.Reads, truth.EAGAINs, truth.Signals, truth.Submissions, truth.Completions)
+
+			snap := readTrace(t, out)
+			servers := map[int]bool{}
+			for _, tid := range truth.ServerTIDs {
+				servers[tid] = true
+			}
+			if len(snap.Processes) == 0 {
+				t.Fatal("the workload's process is not in the trace")
+			}
+			multiplexing := map[string]bool{"select": true, "pselect6": true, "poll": true, "ppoll": true,
+				"epoll_wait": true, "epoll_pwait": true, "epoll_pwait2": true, "epoll_ctl": true}
+			for _, p := range snap.Processes {
+				for _, th := range p.Threads {
+					if !servers[th.Tid] {
+						continue
+					}
+					for sc, s := range th.Syscalls {
+						if !multiplexing[sc.String()] || s.Calls == 0 {
+							continue
+						}
+						// A new thread of Go's runtime may look at its
+						// netpoller (a non-blocking epoll_pwait) before
+						// the goroutine that locks it runs. Blocking
+						// starts 49 server threads and sees it on a few;
+						// its tid is the thread's for the whole trace.
+						if m == "blocking" && sc.String() == "epoll_pwait" && s.Calls <= 2 {
+							t.Logf("server thread %d: %d epoll_pwait of Go's netpoller before it was locked", th.Tid, s.Calls)
+							continue
+						}
+						t.Errorf("server thread %d of %s: %d %s calls traced, the model makes none", th.Tid, m, s.Calls, sc)
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestDashboardInTmux runs `iotrace` with no arguments in a real terminal
 // (tmux, 120x40): the demo's select, poll and epoll columns must show calls
 // within a few seconds, q must end it within 2 s, no workload may be left

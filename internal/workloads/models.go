@@ -2,8 +2,11 @@ package workloads
 
 import (
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -45,19 +48,35 @@ func (w *Workload) serveBlocking(ready chan<- error, bufSize int) error {
 			w.stop()
 		}
 	}
-	for i := 1; i < len(w.conns); i++ {
-		wg.Add(1)
-		started.Add(1)
+	// Threads of Go's pool may have run the netpoller (epoll_pwait) while
+	// idle; a server thread must have made no multiplexing call, so a
+	// goroutine that lands on a thread that existed before the setup
+	// retires it (a goroutine that ends locked takes its thread with it)
+	// and tries again on another, up to a bound.
+	old := processThreads()
+	var retries atomic.Int64
+	var spawn func(i int)
+	spawn = func(i int) {
 		go func() {
-			defer wg.Done()
 			// Locked, and never unlocked: the thread is renamed, so it
 			// ends with its goroutine rather than go back to Go's pool.
 			runtime.LockOSThread()
-			tids[i] = unix.Gettid()
+			tid := unix.Gettid()
+			if old[tid] && retries.Add(1) <= int64(4*len(w.conns)) {
+				spawn(i)
+				return
+			}
+			defer wg.Done()
+			tids[i] = tid
 			setThreadName(string(Blocking))
 			started.Done()
 			fail(w.readBlocking(i, make([]byte, bufSize)))
 		}()
+	}
+	for i := 1; i < len(w.conns); i++ {
+		wg.Add(1)
+		started.Add(1)
+		spawn(i)
 	}
 	started.Wait()
 	w.serverTIDs = tids
@@ -65,6 +84,18 @@ func (w *Workload) serveBlocking(ready chan<- error, bufSize int) error {
 	fail(w.readBlocking(0, make([]byte, bufSize)))
 	wg.Wait()
 	return first
+}
+
+// processThreads is the set of this process's thread ids.
+func processThreads() map[int]bool {
+	set := map[int]bool{}
+	ents, _ := os.ReadDir("/proc/self/task")
+	for _, e := range ents {
+		if tid, err := strconv.Atoi(e.Name()); err == nil {
+			set[tid] = true
+		}
+	}
+	return set
 }
 
 // readBlocking is one blocking thread's loop on connection i.
