@@ -371,6 +371,9 @@ var truthRows = map[string][]compRow{
 	},
 	"ready/call": {
 		{label: "  workload ready/call", cell: func(c *Column, _ bool) string {
+			if c.Unmeasured != "" {
+				return "n/a" // no readiness events: the model does not multiplex
+			}
 			if c.Truth.CallsPerSec == 0 {
 				return "-"
 			}
