@@ -256,6 +256,10 @@ type uringServer struct {
 // user_data: connection index << 1, low bit set for PROVIDE_BUFFERS.
 const udProvide = 1
 
+// haveMultishot is multishotRecv; tests replace it to run the single-shot
+// fallback on kernels that have multishot.
+var haveMultishot = multishotRecv
+
 // multishotRecv reports whether this kernel has IORING_RECV_MULTISHOT
 // (Linux 6.0).
 func multishotRecv() bool {
@@ -288,7 +292,7 @@ func (w *Workload) serveUring(ready chan<- error, bufSize int) error {
 		return nil
 	}
 	defer r.close()
-	s := &uringServer{w: w, r: r, multishot: multishotRecv()}
+	s := &uringServer{w: w, r: r, multishot: haveMultishot()}
 	w.multishot.Store(s.multishot)
 	if s.multishot {
 		s.bufSize, s.nbufs = min(bufSize, 16<<10), 512

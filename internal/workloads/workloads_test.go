@@ -491,3 +491,27 @@ func TestArgs(t *testing.T) {
 		}
 	}
 }
+
+// uring's fallback for kernels before 6.0, one recv per completion into the
+// connection's own buffer, reads exactly what was sent too.
+func TestUringSingleShot(t *testing.T) {
+	defer func(f func() bool) { haveMultishot = f }(haveMultishot)
+	haveMultishot = func() bool { return false }
+	const n, k, size, msgs = 20, 5, 100, 2000
+	w, err := Start(Config{Model: Uring, FDs: n, Active: k, Size: size, Messages: msgs})
+	if errors.Is(err, ErrNoUring) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := waitDone(t, w, 10*time.Second)
+	if res.Multishot || res.Messages != msgs || res.BytesRead != msgs*size {
+		t.Fatalf("result %+v", res)
+	}
+	// Single-shot: every SQE is a recv, and each completion re-arms one.
+	if res.Completions != res.RecvCompletions || res.Submissions < res.Completions || res.Submissions > res.Completions+n {
+		t.Errorf("%d submissions, %d completions (%d with data) for %d connections", res.Submissions, res.Completions, res.RecvCompletions, n)
+	}
+	checkDataPhase(t, Uring, n, res, false)
+}
