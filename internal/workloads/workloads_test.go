@@ -515,3 +515,34 @@ func TestUringSingleShot(t *testing.T) {
 	}
 	checkDataPhase(t, Uring, n, res, false)
 }
+
+// With RLIMIT_SIGPENDING at 1 the real-time signal queue overflows and the
+// kernel sends SIGIO instead (fs/fcntl.c send_sigio_to_task): sigio then
+// reads every connection, so it still reads every message, and its counts
+// stay exact.
+func TestSigIOOverflow(t *testing.T) {
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_SIGPENDING, &old); err != nil {
+		t.Fatal(err)
+	}
+	low := old
+	low.Cur = 1
+	if err := unix.Setrlimit(unix.RLIMIT_SIGPENDING, &low); err != nil {
+		t.Skip(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_SIGPENDING, &old)
+	const n, k, size, msgs = 30, 30, 64, 20000
+	w, err := Start(Config{Model: SigIO, FDs: n, Active: k, Size: size, Messages: msgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := waitDone(t, w, 20*time.Second)
+	if res.Messages != msgs {
+		t.Fatalf("read %d messages of %d", res.Messages, msgs)
+	}
+	if res.SignalOverflows == 0 {
+		t.Errorf("no SIGIO with a signal queue of 1: %+v", res)
+	}
+	checkDataPhase(t, SigIO, n, res, false)
+	t.Logf("%d signals, %d of them SIGIO (overflow), %d EAGAINs", res.Signals, res.SignalOverflows, res.EAGAINs)
+}
