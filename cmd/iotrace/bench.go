@@ -38,18 +38,24 @@ func newBenchCmd() *cobra.Command {
 for each N of --fds, K (--active) of them written to as fast as the server
 reads, and reports for each cell: ns per call (the run's wall time / the
 waiting calls it made), messages per second, and CPU time per message (the
-workload process's user+sys time after its setup, both threads).
+workload process's user+sys time after its setup, every thread). By default
+all nine models: blocking, nonblock-spin, select, poll, epoll-lt, epoll-et,
+epoll-oneshot, sigio and uring. Their waiting calls differ (see "iotrace
+workload --help"), so compare models by messages per second and CPU per
+message; ns per call compares the multiplexing models.
 
 As root (unless --no-trace) every cell is then run a second time under the
 tracer for the kernel's figures per call for the server thread: fds watched,
 readiness checks (fd_polls), ready events, bytes copied in and out, wakeups,
 and CPU time inside the call. Timing comes from the untraced runs, so the
-probes' cost does not distort it.
+probes' cost does not distort it. The tracer measures the waits of select,
+poll and epoll only so far: the other models' kernel figures are n/a.
 
 Under the table, the crossover: for select and poll against epoll-lt, the
 smallest N where epoll is cheaper per call, and the ratio at the largest N.
-A cell that cannot run (select beyond FD_SETSIZE, too few file descriptors)
-is skipped with the reason.`,
+A cell that cannot run (select beyond FD_SETSIZE, blocking beyond its
+thread limit, io_uring disabled, too few file descriptors) is skipped with
+the reason.`,
 		Example: `  sudo iotrace bench
   sudo iotrace bench --fds 10,100,1000,5000 --output bench.json --plot bench.svg
   iotrace bench --no-trace --models poll,epoll-lt --duration 2s`,
@@ -67,7 +73,7 @@ is skipped with the reason.`,
 	}
 	f.IntSliceVar(&o.fds, "fds", scaling.DefaultFDs, "connection counts `N` to measure (comma-separated)")
 	f.IntVar(&o.active, "active", 1, "connections `K` written to in every cell")
-	f.StringSliceVar(&o.models, "models", defModels, "models to measure: select, poll, epoll-lt, epoll-et, epoll-oneshot")
+	f.StringSliceVar(&o.models, "models", defModels, "models to measure: blocking, nonblock-spin, select, poll, epoll-lt, epoll-et, epoll-oneshot, sigio, uring")
 	f.Int64Var(&o.messages, "messages", scaling.DefaultMessages, "messages `M` per cell")
 	f.DurationVar(&o.duration, "duration", 0, "run each cell for `D` instead of a number of messages")
 	f.IntVar(&o.size, "size", 64, "`BYTES` per message")

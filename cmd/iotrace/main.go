@@ -119,7 +119,7 @@ iotrace needs root (or CAP_BPF and CAP_PERFMON).`,
 	f.StringVar(&o.format, "format", "", "trace file format: json (written at exit), jsonl (streamed), chrome (Perfetto); default: -o's extension, else json")
 	f.BoolVar(&o.events, "events", false, "also record one event per call in the trace file (needs -o)")
 	f.IntVar(&o.evLimit, "events-limit", 1000000, "keep at most `N` per-call events (0: no limit); the rest are counted")
-	f.StringSliceVar(&o.demoModels, "demo-models", []string{"select", "poll", "epoll-lt", "epoll-et"}, "without a target: the built-in workloads to run side by side")
+	f.StringSliceVar(&o.demoModels, "demo-models", []string{"blocking", "select", "poll", "epoll-lt", "epoll-et", "sigio", "uring"}, "without a target: the built-in workloads to run side by side (also: nonblock-spin, which keeps a CPU busy, and epoll-oneshot)")
 	f.IntVar(&o.demoFds, "demo-fds", 256, "without a target: connections each workload holds")
 	f.IntVar(&o.demoActive, "demo-active", 1, "without a target: connections the load is sent to")
 	f.Float64Var(&o.demoRate, "demo-rate", 10000, "without a target: messages per second per workload (0: as fast as possible)")

@@ -53,7 +53,11 @@ func WriteTable(w io.Writer, r *Report) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", format.PerCall(k.FdsWatchedPerCall), format.PerCall(k.FdPollsPerCall),
 				format.PerCall(k.ReadyPerCall), format.PerCall(k.BytesInPerCall), format.PerCall(k.BytesOutPerCall), format.PerCall(k.WakeupsPerCall), format.FixedNs(k.CPUNsPerCall))
 		} else {
-			fmt.Fprintf(tw, "-\t-\t-\t-\t-\t-\t-\t\n")
+			none := "-"
+			if Unmeasured(c.Model) != "" && c.KernelUnavailable != "--no-trace" {
+				none = "n/a" // unavailable: the tracer does not measure this model
+			}
+			fmt.Fprintf(tw, "%s\n", strings.Repeat(none+"\t", 7))
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -145,11 +145,16 @@ type style struct {
 }
 
 // seriesStyle gives each model the same look in every panel: epoll
-// variants dashed, so that select and poll stand out.
+// variants dashed and the models that do not multiplex dotted, so that
+// select and poll stand out (with nine models, colours repeat).
 func seriesStyle(i int, m workloads.Model) style {
 	s := style{color: plotutil.Color(i), shape: plotutil.Shape(i)}
-	if m != workloads.Select && m != workloads.Poll {
+	switch {
+	case m == workloads.Select || m == workloads.Poll:
+	case m.Multiplexing():
 		s.dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+	default:
+		s.dashes = []vg.Length{vg.Points(1), vg.Points(2)}
 	}
 	return s
 }

@@ -147,7 +147,11 @@ func traceCells(ctx context.Context, p *Params, exe string, r *Report, progress 
 	}
 	var todo int
 	for i := range r.Cells {
-		if r.Cells[i].OK() {
+		c := &r.Cells[i]
+		if why := Unmeasured(c.Model); why != "" && c.OK() {
+			// No traced run: it would give nothing to show.
+			c.KernelUnavailable = why
+		} else if c.OK() {
 			todo++
 		}
 	}
@@ -177,7 +181,7 @@ func traceCells(ctx context.Context, p *Params, exe string, r *Report, progress 
 	done := 0
 	for i := range r.Cells {
 		c := &r.Cells[i]
-		if !c.OK() {
+		if !c.OK() || Unmeasured(c.Model) != "" {
 			continue
 		}
 		if ctx.Err() != nil {

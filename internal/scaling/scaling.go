@@ -30,7 +30,7 @@ import (
 // Defaults of the bench command.
 var (
 	DefaultFDs    = []int{10, 100, 1000, 10000}
-	DefaultModels = []workloads.Model{workloads.Select, workloads.Poll, workloads.EpollLT, workloads.EpollET}
+	DefaultModels = workloads.Models()
 )
 
 // DefaultMessages is how many messages each cell sends when neither
@@ -171,6 +171,16 @@ type Cell struct {
 
 	Kernel            *Kernel `json:"kernel"`
 	KernelUnavailable string  `json:"kernel_unavailable,omitempty"`
+}
+
+// Unmeasured is the reason the tracer gives no kernel figures for m's
+// server thread, or "" when it does: it measures the multiplexing calls'
+// waits (select, poll, epoll) only, so far.
+func Unmeasured(m workloads.Model) string {
+	if m.Multiplexing() {
+		return ""
+	}
+	return "n/a: the tracer does not measure " + m.Waits() + " calls yet (only select, poll and epoll waits)"
 }
 
 // OK reports whether the cell was measured.

@@ -100,7 +100,20 @@ func fakeCells() []Cell {
 		cell("poll", 10, 1500, 600), cell("poll", 100, 1000, 2800), cell("poll", 1000, 40000, 35000), cell("poll", 10000, 990000, 980000),
 		cell("epoll-lt", 10, 1000, 400), cell("epoll-lt", 100, 1100, 420), cell("epoll-lt", 1000, 1200, 530), cell("epoll-lt", 10000, 1320, 660),
 		cell("epoll-et", 10, 1000, 0), cell("epoll-et", 100, 1000, 0), cell("epoll-et", 1000, 1000, 0), cell("epoll-et", 10000, 1000, 0),
+		cell("epoll-oneshot", 10, 1100, 450), cell("epoll-oneshot", 10000, 1400, 700),
+		unmeasured("blocking", 10, 3000), skipped("blocking", 10000, "blocking cannot hold 10000 connections: it needs one thread per connection"),
+		unmeasured("nonblock-spin", 10, 300), unmeasured("nonblock-spin", 10000, 250),
+		unmeasured("sigio", 10, 2000), unmeasured("sigio", 10000, 2100),
+		unmeasured("uring", 10, 1500), unmeasured("uring", 10000, 1600),
 	}
+}
+
+// unmeasured is a timed cell of a model whose waits the tracer does not
+// measure.
+func unmeasured(m workloads.Model, n int, nsPerCall float64) Cell {
+	c := cell(m, n, nsPerCall, 0)
+	c.KernelUnavailable = Unmeasured(m)
+	return c
 }
 
 func TestBenchCrossover(t *testing.T) {
@@ -193,6 +206,11 @@ func TestBenchTable(t *testing.T) {
 			if f[2] != "skipped" {
 				t.Errorf("skipped row %q", lines[2+i])
 			}
+		case c.Kernel == nil && Unmeasured(c.Model) != "":
+			// Unavailable, not zero: n/a in every kernel column.
+			if !slices.Equal(f[8:], slices.Repeat([]string{"n/a"}, 7)) {
+				t.Errorf("row of a model the tracer does not measure %q, want n/a", lines[2+i])
+			}
 		case c.Kernel == nil:
 			if f[len(f)-1] != "-" {
 				t.Errorf("row without kernel figures %q", lines[2+i])
@@ -204,6 +222,10 @@ func TestBenchTable(t *testing.T) {
 		}
 	}
 	rest := strings.Join(lines[2+len(r.Cells):], "\n")
+	if !strings.Contains(rest, "skipped blocking N=10000: blocking cannot hold 10000 connections") ||
+		!strings.Contains(rest, "no kernel figures for uring N=10, uring N=10000: n/a: the tracer does not measure io_uring_enter calls yet") {
+		t.Errorf("no reason for the skipped blocking cell or uring's missing figures:\n%s", rest)
+	}
 	if !strings.Contains(rest, "skipped select N=10000: select cannot watch 10000 connections") {
 		t.Errorf("no reason for the skipped cell:\n%s", rest)
 	}
@@ -258,7 +280,7 @@ func TestBenchJSONShape(t *testing.T) {
 		t.Errorf("params %v", params)
 	}
 	cells := doc["cells"].([]any)
-	if len(cells) != 16 {
+	if len(cells) != len(fakeCells()) {
 		t.Fatalf("%d cells", len(cells))
 	}
 	for _, x := range cells {
@@ -274,7 +296,7 @@ func TestBenchJSONShape(t *testing.T) {
 				t.Errorf("skipped cell with figures: %v", c)
 			}
 		case c["kernel"] == nil:
-			if c["kernel_unavailable"] != "--no-trace" {
+			if why := Unmeasured(workloads.Model(c["model"].(string))); c["kernel_unavailable"] != "--no-trace" && (why == "" || c["kernel_unavailable"] != why) {
 				t.Errorf("cell without kernel figures or a reason: %v", c)
 			}
 		default:

@@ -121,6 +121,9 @@ type Column struct {
 	Status    string
 	// Meta describes the run (provenance of the figures included).
 	Meta *model.Meta
+	// Unmeasured, for a demo model whose waits the tracer does not
+	// measure, says so: its figures are n/a, not 0.
+	Unmeasured string
 }
 
 // State is the dashboard's model: it takes successive samples and computes
@@ -457,12 +460,15 @@ func (s *State) demoColumns() []Column {
 		fam, known := FamilyOf(m.Name)
 		c := Column{Name: m.Name, Pid: m.Pid, Family: fam, Demo: true, Status: m.Status, Meta: &s.cur.Snapshot.Meta}
 		c.Fig = ComputeFigures(nil, s.dt)
+		if !known {
+			c.Unmeasured = "the tracer measures select, poll and epoll waits only"
+		}
 		proc := s.byKey[RowKey{Pid: m.Pid}]
 		r := proc
 		if m.Tid != 0 {
 			r = s.byKey[RowKey{Pid: m.Pid, Tid: m.Tid}]
 		}
-		if r != nil && r.Delta != nil {
+		if r != nil && r.Delta != nil && known {
 			var st *model.Stats
 			if known {
 				st = r.Delta.ByFamily()[fam]

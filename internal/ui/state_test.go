@@ -497,3 +497,34 @@ func TestComputeLayout(t *testing.T) {
 		}
 	}
 }
+
+// A demo model whose waits the tracer does not measure (here uring, whose
+// process has only the Go runtime's epoll_pwait calls) shows n/a in every
+// figure row, not that process's epoll figures and not 0.
+func TestDemoColumnUnmeasured(t *testing.T) {
+	snaps, models := demoFixture()
+	s := NewState(4)
+	for i := range snaps {
+		m := append(models[i], DemoModel{Name: "uring", Pid: 301, Tid: 301,
+			Truth: Truth{Calls: 10 * uint64(i+1), Messages: 100 * uint64(i+1), Elapsed: time.Duration(i+1) * time.Second}})
+		s.Observe(Sample{At: t0.Add(time.Duration(i) * time.Second), Snapshot: snaps[i], Demo: m})
+	}
+	cols := s.Columns(0)
+	c := cols[len(cols)-1]
+	if c.Name != "uring" || c.Unmeasured == "" || c.Fig.Calls != 0 {
+		t.Fatalf("uring column %+v", c)
+	}
+	for _, r := range compRows {
+		got := r.cell(&c, true)
+		switch {
+		case r.fig != nil || r.label == "  workload ready/call":
+			if got != "n/a" {
+				t.Errorf("%s: %q, want n/a", r.label, got)
+			}
+		case r.label == "  workload msgs/s":
+			if got != "100" {
+				t.Errorf("%s: %q, want the workload's own 100", r.label, got)
+			}
+		}
+	}
+}

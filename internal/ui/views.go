@@ -371,6 +371,9 @@ var truthRows = map[string][]compRow{
 	},
 	"ready/call": {
 		{label: "  workload ready/call", cell: func(c *Column, _ bool) string {
+			if c.Unmeasured != "" {
+				return "n/a" // no readiness events: the model does not multiplex
+			}
 			if c.Truth.CallsPerSec == 0 {
 				return "-"
 			}
@@ -384,6 +387,9 @@ var truthRows = map[string][]compRow{
 func figureCell(g *model.Figure, c *Column, iv bool) string {
 	if !iv {
 		return "-"
+	}
+	if c.Unmeasured != "" {
+		return "n/a"
 	}
 	text, _, _ := c.Meta.FigureText(g, &c.Fig, c.Family, format.CompactStyle)
 	return text

@@ -98,6 +98,7 @@ func (w *Workload) write(fd int, msg []byte) error {
 		n, err := unix.Write(fd, msg)
 		if n > 0 {
 			msg = msg[n:]
+			w.written.Add(int64(n))
 		}
 		switch err {
 		case nil, unix.EINTR:

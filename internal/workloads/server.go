@@ -36,6 +36,16 @@ func (w *Workload) serve(ready chan<- error) error {
 		bufSize = 64 << 10
 	}
 	r := &reader{w: w, buf: make([]byte, bufSize)}
+	switch w.cfg.Model {
+	case Blocking:
+		return w.serveBlocking(ready, bufSize)
+	case NonblockSpin:
+		return w.serveSpin(ready, r)
+	case SigIO:
+		return w.serveSigIO(ready, r)
+	case Uring:
+		return w.serveUring(ready, bufSize)
+	}
 	wt, err := newWaiter(w.cfg.Model, r)
 	ready <- err
 	if err != nil {
@@ -88,20 +98,16 @@ func (r *reader) read(i int, drain bool) error {
 	fd := w.conns[i].server
 	for {
 		n, err := unix.Read(fd, r.buf)
+		w.reads.Add(1)
 		switch {
 		case n > 0:
-			size := int64(w.cfg.Size)
-			before := w.connRead[i]
-			w.connRead[i] += int64(n)
-			w.bytes.Add(int64(n))
-			if msgs := w.connRead[i]/size - before/size; msgs > 0 {
-				w.messages.Add(msgs)
-			}
+			w.got(i, n)
 			if !drain {
 				return nil
 			}
 		case err == unix.EINTR:
 		case err == unix.EAGAIN:
+			w.eagains.Add(1)
 			return nil
 		case err != nil:
 			return fmt.Errorf("read from connection %d (fd %d): %w", i, fd, err)
@@ -109,6 +115,23 @@ func (r *reader) read(i int, drain bool) error {
 			return fmt.Errorf("connection %d (fd %d) closed by its peer", i, fd)
 		}
 	}
+}
+
+// got counts n bytes read from connection i; only connection i's server
+// thread calls it.
+func (w *Workload) got(i, n int) {
+	size := int64(w.cfg.Size)
+	before := w.connRead[i]
+	w.connRead[i] += int64(n)
+	w.bytes.Add(int64(n))
+	if msgs := w.connRead[i]/size - before/size; msgs > 0 {
+		w.messages.Add(msgs)
+	}
+}
+
+// allRead reports whether cfg.Messages are set and have all been read.
+func (w *Workload) allRead() bool {
+	return w.cfg.Messages > 0 && w.messages.Load() >= w.cfg.Messages
 }
 
 func (w *Workload) count(s sysIndex) { w.calls[s].Add(1) }

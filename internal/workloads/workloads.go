@@ -34,10 +34,58 @@ const (
 	EpollLT      Model = "epoll-lt"      // epoll, level-triggered: one read per event
 	EpollET      Model = "epoll-et"      // epoll with EPOLLET: read until EAGAIN
 	EpollOneshot Model = "epoll-oneshot" // epoll with EPOLLONESHOT: one read, then EPOLL_CTL_MOD to re-arm
+
+	// The other four of the five I/O models of UNIX Network Programming.
+	Blocking     Model = "blocking"      // one thread per connection, blocking read(2)
+	NonblockSpin Model = "nonblock-spin" // non-blocking read(2) on every connection in a loop, no wait between
+	SigIO        Model = "sigio"         // O_ASYNC + F_SETSIG: rt_sigtimedwait, then read until EAGAIN
+	Uring        Model = "uring"         // io_uring recv (multishot where the kernel has it)
 )
 
-// Models lists every model.
-func Models() []Model { return []Model{Select, Poll, EpollLT, EpollET, EpollOneshot} }
+// Models lists every model, in the order of the five I/O models: blocking,
+// non-blocking, multiplexed, signal-driven, asynchronous.
+func Models() []Model {
+	return []Model{Blocking, NonblockSpin, Select, Poll, EpollLT, EpollET, EpollOneshot, SigIO, Uring}
+}
+
+// MultiplexModels lists the I/O multiplexing models: those that wait with
+// select, poll or epoll (the calls CallsBySyscall counts).
+func MultiplexModels() []Model { return []Model{Select, Poll, EpollLT, EpollET, EpollOneshot} }
+
+// Multiplexing reports whether m waits with select, poll or epoll.
+func (m Model) Multiplexing() bool {
+	switch m {
+	case Select, Poll, EpollLT, EpollET, EpollOneshot:
+		return true
+	}
+	return false
+}
+
+// Waits names the call m's server waits in, as the workload counts it in
+// Result.Calls.
+func (m Model) Waits() string {
+	switch m {
+	case Select:
+		return sysNames[waitSelect]
+	case Poll:
+		return sysNames[waitPoll]
+	case EpollLT, EpollET, EpollOneshot:
+		return sysNames[waitEpoll]
+	case Blocking:
+		return "blocking read"
+	case NonblockSpin:
+		return "non-blocking read"
+	case SigIO:
+		return "rt_sigtimedwait"
+	case Uring:
+		return "io_uring_enter"
+	}
+	return ""
+}
+
+// MaxBlockingFDs caps the blocking model's connections: it holds one OS
+// thread per connection, and Go's runtime allows 10000 threads in all.
+const MaxBlockingFDs = 4000
 
 // ParseModel returns the model named s.
 func ParseModel(s string) (Model, error) {
@@ -46,7 +94,7 @@ func ParseModel(s string) (Model, error) {
 			return m, nil
 		}
 	}
-	names := make([]string, 0, 5)
+	names := make([]string, 0, len(Models()))
 	for _, m := range Models() {
 		names = append(names, string(m))
 	}
@@ -121,6 +169,9 @@ func (c Config) Validate() error {
 		// fds 0, 1 and 2 are taken, so N connections need fds up to N+2.
 		return fmt.Errorf("select cannot watch %d connections: their fds must all be below FD_SETSIZE (%d), so use at most about 1000, or poll or epoll",
 			c.FDs, FDSetSize)
+	case c.Model == Blocking && c.FDs > MaxBlockingFDs:
+		return fmt.Errorf("blocking cannot hold %d connections: it needs one thread per connection, and this workload allows at most %d threads (Go's runtime stops at 10000)",
+			c.FDs, MaxBlockingFDs)
 	}
 	return nil
 }
@@ -130,8 +181,10 @@ type Result struct {
 	Model  Model `json:"model"`
 	FDs    int   `json:"fds"`
 	Active int   `json:"active"`
-	// Calls counts the waiting calls (select, poll or epoll_wait); the
-	// epoll_ctl calls are in CallsBySyscall only.
+	// Calls counts the waiting calls: select, poll or epoll_wait for the
+	// multiplexing models (the epoll_ctl calls are in CallsBySyscall
+	// only); the blocking read(2) calls for blocking; every read(2) for
+	// nonblock-spin; rt_sigtimedwait for sigio; io_uring_enter for uring.
 	Calls       int64 `json:"calls"`
 	ReadyEvents int64 `json:"ready_events"` // sum of the waits' positive returns
 	BytesRead   int64 `json:"bytes_read"`
@@ -145,6 +198,38 @@ type Result struct {
 	// should compare its figures for this thread: Go's runtime makes
 	// epoll_pwait calls of its own on other threads of the process.
 	ServerTID int `json:"server_tid,omitempty"`
+
+	// Every model's data phase, counted by the server threads.
+	//
+	// Reads counts read(2) calls (EINTR, EAGAIN and timed-out ones
+	// included); EAGAINs those that returned EAGAIN: for non-blocking
+	// fds, reads that found no data; for blocking (whose fds have
+	// SO_RCVTIMEO, so that Stop is noticed) reads that timed out after
+	// 100 ms. The uring model makes no read(2) calls: its receives are
+	// Completions.
+	Reads   int64 `json:"reads"`
+	EAGAINs int64 `json:"eagains"`
+	// BytesWritten is what the driver thread wrote (the server writes
+	// nothing): equal to BytesRead once the server has read everything.
+	BytesWritten int64 `json:"bytes_written"`
+	// Signals counts the signals sigio's server dequeued with
+	// rt_sigtimedwait; SignalOverflows those of them that were SIGIO
+	// itself, which the kernel sends in place of the real-time signal
+	// when that signal's queue is full.
+	Signals         int64 `json:"signals,omitempty"`
+	SignalOverflows int64 `json:"signal_overflows,omitempty"`
+	// For uring: Submissions is the sum of io_uring_enter's returns (SQEs
+	// consumed), Completions the CQEs reaped (RecvCompletions of them
+	// receives that returned data), Multishot whether recv was multishot
+	// (IORING_RECV_MULTISHOT, Linux 6.0+) rather than one recv per
+	// completion.
+	Submissions     int64 `json:"submissions,omitempty"`
+	Completions     int64 `json:"completions,omitempty"`
+	RecvCompletions int64 `json:"recv_completions,omitempty"`
+	Multishot       bool  `json:"multishot,omitempty"`
+	// ServerTIDs lists every server thread: blocking has one per
+	// connection (ServerTID is the first); the others have one.
+	ServerTIDs []int `json:"server_tids,omitempty"`
 }
 
 // load is what the driver does; Reconfigure swaps it while running.
@@ -165,10 +250,17 @@ type Workload struct {
 	bytes    atomic.Int64
 	messages atomic.Int64
 
-	serverTID int
-	start     time.Time
-	end       atomic.Int64 // UnixNano when it ended, 0 while running
-	timer     *time.Timer
+	// The data phase and the non-multiplexing models' counts (Result).
+	waits, reads, eagains, written atomic.Int64
+	signals, overflows             atomic.Int64
+	submitted, completed, recvs    atomic.Int64
+	multishot                      atomic.Bool
+
+	serverTID  int
+	serverTIDs []int // blocking: every server thread, set before ready
+	start      time.Time
+	end        atomic.Int64 // UnixNano when it ended, 0 while running
+	timer      *time.Timer
 
 	quit     chan struct{} // closed when the workload ends
 	quitOnce sync.Once
@@ -282,6 +374,20 @@ func (w *Workload) Stats() Result {
 		BytesRead:   w.bytes.Load(),
 		Messages:    w.messages.Load(),
 		ServerTID:   w.serverTID,
+
+		Reads:           w.reads.Load(),
+		EAGAINs:         w.eagains.Load(),
+		BytesWritten:    w.written.Load(),
+		Signals:         w.signals.Load(),
+		SignalOverflows: w.overflows.Load(),
+		Submissions:     w.submitted.Load(),
+		Completions:     w.completed.Load(),
+		RecvCompletions: w.recvs.Load(),
+		Multishot:       w.multishot.Load(),
+		ServerTIDs:      w.serverTIDs,
+	}
+	if r.ServerTIDs == nil && w.serverTID != 0 {
+		r.ServerTIDs = []int{w.serverTID}
 	}
 	r.CallsBySyscall = make(map[string]int64)
 	for i := range w.calls {
@@ -291,6 +397,9 @@ func (w *Workload) Stats() Result {
 				r.Calls += n
 			}
 		}
+	}
+	if !w.cfg.Model.Multiplexing() {
+		r.Calls = w.waits.Load()
 	}
 	end := time.Now()
 	if ns := w.end.Load(); ns != 0 {

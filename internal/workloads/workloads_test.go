@@ -44,6 +44,15 @@ func waitDone(t *testing.T, w *Workload, timeout time.Duration) Result {
 // their total.
 func checkCalls(t *testing.T, m Model, fds int, res Result) {
 	t.Helper()
+	if !m.Multiplexing() {
+		if len(res.CallsBySyscall) != 0 {
+			t.Errorf("%s made multiplexing calls: %v", m, res.CallsBySyscall)
+		}
+		if res.Calls <= 0 {
+			t.Errorf("%s made %d waiting calls", m, res.Calls)
+		}
+		return
+	}
 	wait := res.CallsBySyscall[waitName(m)]
 	if wait == 0 || res.Calls != wait {
 		t.Errorf("calls = %d, %s calls = %d: want equal and > 0", res.Calls, waitName(m), wait)
@@ -81,6 +90,9 @@ func TestModelsExact(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				cfg := Config{Model: m, FDs: n, Active: k, Size: size, Messages: msgs, TCP: tcp}
 				w, err := Start(cfg)
+				if errors.Is(err, ErrNoUring) {
+					t.Skip(err)
+				}
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -94,13 +106,14 @@ func TestModelsExact(t *testing.T) {
 				if res.Messages != msgs || res.BytesRead != msgs*size {
 					t.Errorf("read %d messages, %d bytes; want %d, %d", res.Messages, res.BytesRead, msgs, msgs*size)
 				}
-				if res.ReadyEvents < 1 || res.ReadyEvents > res.BytesRead {
+				if m.Multiplexing() && (res.ReadyEvents < 1 || res.ReadyEvents > res.BytesRead) {
 					t.Errorf("ready events = %d", res.ReadyEvents)
 				}
 				if res.ElapsedNS <= 0 {
 					t.Errorf("elapsed = %d", res.ElapsedNS)
 				}
 				checkCalls(t, m, n, res)
+				checkDataPhase(t, m, n, res, false)
 				for i, got := range w.connRead {
 					want := int64(0)
 					if i < k {
@@ -112,6 +125,103 @@ func TestModelsExact(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// checkDataPhase holds a finished run's data-phase counts to each other
+// and to what the model's loop does by construction.
+// With burst, the test wrote the data before the server started (so the
+// driver wrote nothing, and no signal was raised).
+func checkDataPhase(t *testing.T, m Model, fds int, res Result, burst bool) {
+	t.Helper()
+	if !burst && res.BytesWritten != res.BytesRead {
+		t.Errorf("driver wrote %d bytes, server read %d", res.BytesWritten, res.BytesRead)
+	}
+	if m == Uring {
+		if res.Reads != 0 || res.EAGAINs != 0 {
+			t.Errorf("uring made %d read(2) calls (%d EAGAIN): want none", res.Reads, res.EAGAINs)
+		}
+		if res.RecvCompletions < 1 || res.Completions < res.RecvCompletions {
+			t.Errorf("uring: %d completions, %d of them recvs with data", res.Completions, res.RecvCompletions)
+		}
+		// One recv per connection at the start (and, multishot, one
+		// PROVIDE_BUFFERS), then one SQE per completion at most: a
+		// re-armed recv, and a returned buffer for a multishot one.
+		if res.Submissions < int64(fds) || res.Submissions > int64(fds)+1+2*res.Completions {
+			t.Errorf("uring: %d submissions for %d connections and %d completions", res.Submissions, fds, res.Completions)
+		}
+		if res.Calls < 2 {
+			t.Errorf("uring: %d io_uring_enter calls", res.Calls)
+		}
+		return
+	}
+	if res.Reads <= res.EAGAINs {
+		t.Errorf("%d reads, %d of them EAGAIN: none read data", res.Reads, res.EAGAINs)
+	}
+	if res.Submissions != 0 || res.Completions != 0 {
+		t.Errorf("%s counted io_uring submissions %d, completions %d", m, res.Submissions, res.Completions)
+	}
+	if m != SigIO && (res.Signals != 0 || res.SignalOverflows != 0) {
+		t.Errorf("%s counted %d signals", m, res.Signals)
+	}
+	switch m {
+	case Blocking:
+		if res.Calls != res.Reads || len(res.ServerTIDs) != fds {
+			t.Errorf("blocking: %d calls, %d reads, %d threads for %d connections", res.Calls, res.Reads, len(res.ServerTIDs), fds)
+		}
+		seen := map[int]bool{}
+		for _, tid := range res.ServerTIDs {
+			if tid <= 0 || seen[tid] {
+				t.Errorf("blocking: server tids %v are not distinct threads", res.ServerTIDs)
+				break
+			}
+			seen[tid] = true
+		}
+	case NonblockSpin:
+		if res.Calls != res.Reads {
+			t.Errorf("nonblock-spin: %d calls, %d reads: want one read per call", res.Calls, res.Reads)
+		}
+	case SigIO:
+		// Each signal's fd is read until EAGAIN (one EAGAIN); every
+		// connection once at the start, and again on each overflow.
+		want := res.Signals - res.SignalOverflows + int64(fds)*(1+res.SignalOverflows)
+		if res.Signals < btoi(!burst) || res.EAGAINs != want {
+			t.Errorf("sigio: %d signals (%d overflows), %d EAGAINs: want %d", res.Signals, res.SignalOverflows, res.EAGAINs, want)
+		}
+		if res.Calls < res.Signals {
+			t.Errorf("sigio: %d rt_sigtimedwait calls dequeued %d signals", res.Calls, res.Signals)
+		}
+	case EpollET:
+		// Every event is read until EAGAIN.
+		if res.EAGAINs != res.ReadyEvents {
+			t.Errorf("epoll-et: %d EAGAINs for %d events", res.EAGAINs, res.ReadyEvents)
+		}
+	default:
+		// One read per ready fd, which has data.
+		if res.Reads != res.ReadyEvents || res.EAGAINs != 0 {
+			t.Errorf("%s: %d reads (%d EAGAIN) for %d ready events", m, res.Reads, res.EAGAINs, res.ReadyEvents)
+		}
+	}
+}
+
+// blocking refuses more connections than it may have threads.
+func TestBlockingThreadLimit(t *testing.T) {
+	err := Config{Model: Blocking, FDs: MaxBlockingFDs + 1, Active: 1, Size: 1}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "one thread per connection") {
+		t.Errorf("blocking with %d fds: %v, want an error about its threads", MaxBlockingFDs+1, err)
+	}
+}
+
+// io_uring_setup's refusal is one line naming why.
+func TestUringUnavailableMessage(t *testing.T) {
+	for _, e := range []unix.Errno{unix.ENOSYS, unix.EPERM} {
+		err := uringUnavailable(e)
+		if !errors.Is(err, ErrNoUring) || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "io_uring_setup: "+e.Error()) {
+			t.Errorf("%v: %q", e, err)
+		}
+	}
+	if err := uringUnavailable(unix.ENOSYS); !strings.Contains(err.Error(), "CONFIG_IO_URING") {
+		t.Errorf("ENOSYS: %q does not name CONFIG_IO_URING", err)
 	}
 }
 
@@ -146,6 +256,9 @@ func TestBurstBeforeServing(t *testing.T) {
 			w, err := start(cfg, conns)
 			if err != nil {
 				closeConns(conns)
+				if errors.Is(err, ErrNoUring) {
+					t.Skip(err)
+				}
 				t.Fatal(err)
 			}
 			deadline := time.Now().Add(5 * time.Second)
@@ -165,10 +278,14 @@ func TestBurstBeforeServing(t *testing.T) {
 			if m == EpollET {
 				want = n
 			}
+			if !m.Multiplexing() {
+				want = 0
+			}
 			if res.ReadyEvents != want {
 				t.Errorf("ready events = %d, want %d", res.ReadyEvents, want)
 			}
 			checkCalls(t, m, n, res)
+			checkDataPhase(t, m, n, res, true)
 		})
 	}
 }
@@ -373,4 +490,59 @@ func TestArgs(t *testing.T) {
 			t.Errorf("ParseArgs(%q): no error", args)
 		}
 	}
+}
+
+// uring's fallback for kernels before 6.0, one recv per completion into the
+// connection's own buffer, reads exactly what was sent too.
+func TestUringSingleShot(t *testing.T) {
+	defer func(f func() bool) { haveMultishot = f }(haveMultishot)
+	haveMultishot = func() bool { return false }
+	const n, k, size, msgs = 20, 5, 100, 2000
+	w, err := Start(Config{Model: Uring, FDs: n, Active: k, Size: size, Messages: msgs})
+	if errors.Is(err, ErrNoUring) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := waitDone(t, w, 10*time.Second)
+	if res.Multishot || res.Messages != msgs || res.BytesRead != msgs*size {
+		t.Fatalf("result %+v", res)
+	}
+	// Single-shot: every SQE is a recv, and each completion re-arms one.
+	if res.Completions != res.RecvCompletions || res.Submissions < res.Completions || res.Submissions > res.Completions+n {
+		t.Errorf("%d submissions, %d completions (%d with data) for %d connections", res.Submissions, res.Completions, res.RecvCompletions, n)
+	}
+	checkDataPhase(t, Uring, n, res, false)
+}
+
+// With RLIMIT_SIGPENDING at 1 the real-time signal queue overflows and the
+// kernel sends SIGIO instead (fs/fcntl.c send_sigio_to_task): sigio then
+// reads every connection, so it still reads every message, and its counts
+// stay exact.
+func TestSigIOOverflow(t *testing.T) {
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_SIGPENDING, &old); err != nil {
+		t.Fatal(err)
+	}
+	low := old
+	low.Cur = 1
+	if err := unix.Setrlimit(unix.RLIMIT_SIGPENDING, &low); err != nil {
+		t.Skip(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_SIGPENDING, &old)
+	const n, k, size, msgs = 30, 30, 64, 20000
+	w, err := Start(Config{Model: SigIO, FDs: n, Active: k, Size: size, Messages: msgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := waitDone(t, w, 20*time.Second)
+	if res.Messages != msgs {
+		t.Fatalf("read %d messages of %d", res.Messages, msgs)
+	}
+	if res.SignalOverflows == 0 {
+		t.Errorf("no SIGIO with a signal queue of 1: %+v", res)
+	}
+	checkDataPhase(t, SigIO, n, res, false)
+	t.Logf("%d signals, %d of them SIGIO (overflow), %d EAGAINs", res.Signals, res.SignalOverflows, res.EAGAINs)
 }
